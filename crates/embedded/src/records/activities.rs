@@ -1,0 +1,352 @@
+//! Seckill activities (秒杀活动) on SQLite: definitions, their slots and SKUs, and the rules
+//! that need other records.
+//!
+//! Rules kept inside each write transaction, with the domain's own functions:
+//! - [`NewActivity::check_against`] the product and the live slots (`Invalid`);
+//! - a product sells in at most one *enabled* activity at any instant
+//!   ([`Schedule::overlaps`] over enabled slots; `Conflict::ProductInActivity`);
+//! - stock never drops below `sold` ([`NewActivity::first_stock_below_sold`];
+//!   `Conflict::StockBelowSold`), and the product never changes once anything is sold;
+//! - `version` moves on every change.
+
+use std::collections::BTreeMap;
+
+use seckill_domain::activity::{Activity, ActivitySku, ActivitySlot, NewActivity, PurchaseRules};
+use seckill_domain::ids::{ActivityId, ProductId, SlotId};
+use seckill_domain::window::Schedule;
+use seckill_domain::{TimeZone, Timestamp};
+use seckill_store::{ActivityQuery, Conflict, OrderCounts, StoreError};
+use sqlx::SqliteConnection;
+
+use super::SqliteRecords;
+use super::catalog::load_product;
+use super::error::{DbError, DbResult, invalid};
+use super::rows::{ActivityRow, ActivitySkuRow, ActivitySlotRow, count, id, id_list, level, millis, timestamp};
+use super::slots::live_slots;
+
+/// Activities with their slots (deleted ones included, shown as disabled: they open no window)
+/// and SKUs: two queries for all of them, never one per activity.
+async fn assemble(conn: &mut SqliteConnection, rows: Vec<ActivityRow>) -> DbResult<Vec<Activity>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = id_list(rows.iter().map(|r| r.id));
+    let slot_rows: Vec<ActivitySlotRow> = sqlx::query_as(
+        "SELECT ats.activity_id, s.id, s.name, s.start_minute, s.end_minute,
+                (s.enabled = 1 AND s.deleted_at IS NULL) AS enabled
+         FROM activity_time_slots ats JOIN time_slots s ON s.id = ats.slot_id
+         WHERE ats.activity_id IN (SELECT value FROM json_each(?))
+         ORDER BY ats.activity_id, ats.position",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let sku_rows: Vec<ActivitySkuRow> = sqlx::query_as(
+        "SELECT activity_id, sku_id, seckill_price_cents, stock, sold FROM activity_skus
+         WHERE activity_id IN (SELECT value FROM json_each(?))
+         ORDER BY activity_id, position",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut slots: BTreeMap<i64, Vec<ActivitySlot>> = BTreeMap::new();
+    for row in slot_rows {
+        slots.entry(row.activity_id).or_default().push(row.into_slot()?);
+    }
+    let mut skus: BTreeMap<i64, Vec<ActivitySku>> = BTreeMap::new();
+    for row in sku_rows {
+        skus.entry(row.activity_id).or_default().push(row.into_sku()?);
+    }
+    rows.into_iter()
+        .map(|r| {
+            let (s, k) = (slots.remove(&r.id).unwrap_or_default(), skus.remove(&r.id).unwrap_or_default());
+            into_activity(r, s, k)
+        })
+        .collect()
+}
+
+fn into_activity(r: ActivityRow, slots: Vec<ActivitySlot>, skus: Vec<ActivitySku>) -> DbResult<Activity> {
+    Ok(Activity {
+        id: id(r.id)?,
+        name: r.name,
+        product_id: id(r.product_id)?,
+        starts_at: timestamp(r.starts_at)?,
+        ends_at: timestamp(r.ends_at)?,
+        slots,
+        skus,
+        rules: PurchaseRules {
+            total_limit: count(r.total_limit)?,
+            single_limit: count(r.single_limit)?,
+            min_level: level(r.min_level)?,
+            reservation_required: r.reservation_required,
+            pay_timeout_secs: count(r.pay_timeout_secs)?,
+        },
+        enabled: r.enabled,
+        version: r.version,
+        created_at: timestamp(r.created_at)?,
+        updated_at: timestamp(r.updated_at)?,
+    })
+}
+
+/// One activity with its slots and SKUs; `NotFound` if absent.
+pub(crate) async fn load_activity(conn: &mut SqliteConnection, id: ActivityId) -> DbResult<Activity> {
+    let row: ActivityRow = sqlx::query_as(
+        "SELECT id, name, product_id, starts_at, ends_at, total_limit, single_limit, min_level,
+                reservation_required, pay_timeout_secs, enabled, version, created_at, updated_at
+         FROM activities WHERE id = ?",
+    )
+    .bind(id.get())
+    .fetch_one(&mut *conn)
+    .await?;
+    assemble(conn, vec![row]).await?.pop().ok_or(DbError::Store(StoreError::NotFound))
+}
+
+/// Activities matching `query`, by `starts_at` then id.
+pub(crate) async fn activities(db: &SqliteRecords, query: &ActivityQuery) -> DbResult<Vec<Activity>> {
+    let mut tx = db.read().await?;
+    let rows: Vec<ActivityRow> = sqlx::query_as(
+        "SELECT id, name, product_id, starts_at, ends_at, total_limit, single_limit, min_level,
+                reservation_required, pay_timeout_secs, enabled, version, created_at, updated_at
+         FROM activities
+         WHERE (?1 IS NULL OR ends_at > ?1) AND (?2 IS NULL OR product_id = ?2)
+         ORDER BY starts_at, id",
+    )
+    .bind(query.ends_after.map(millis))
+    .bind(query.product_id.map(ProductId::get))
+    .fetch_all(&mut *tx)
+    .await?;
+    assemble(&mut tx, rows).await
+}
+
+/// Keeps one product in at most one enabled activity at any instant: the first enabled
+/// activity of `product` other than `except` whose windows overlap `schedule` is a conflict.
+async fn check_product_free(
+    conn: &mut SqliteConnection,
+    product: ProductId,
+    schedule: &Schedule,
+    except: Option<ActivityId>,
+    tz: &TimeZone,
+) -> DbResult<()> {
+    // Only activities whose dates overlap can share a window.
+    let rows: Vec<ActivityRow> = sqlx::query_as(
+        "SELECT id, name, product_id, starts_at, ends_at, total_limit, single_limit, min_level,
+                reservation_required, pay_timeout_secs, enabled, version, created_at, updated_at
+         FROM activities
+         WHERE product_id = ? AND enabled = 1 AND id IS NOT ? AND ends_at > ? AND starts_at < ?
+         ORDER BY starts_at, id",
+    )
+    .bind(product.get())
+    .bind(except.map(ActivityId::get))
+    .bind(millis(schedule.starts_at()))
+    .bind(millis(schedule.ends_at()))
+    .fetch_all(&mut *conn)
+    .await?;
+    for other in assemble(conn, rows).await? {
+        // A record without a valid schedule never sells (the domain treats it as ended).
+        if other.schedule().is_some_and(|s| s.overlaps(schedule, tz)) {
+            return Err(Conflict::ProductInActivity { activity_id: other.id }.into());
+        }
+    }
+    Ok(())
+}
+
+/// After slot `slot` changed: every enabled activity using it must still be the only enabled
+/// activity of its product at each instant.
+pub(crate) async fn recheck_slot_users(conn: &mut SqliteConnection, slot: SlotId, tz: &TimeZone) -> DbResult<()> {
+    let rows: Vec<ActivityRow> = sqlx::query_as(
+        "SELECT id, name, product_id, starts_at, ends_at, total_limit, single_limit, min_level,
+                reservation_required, pay_timeout_secs, enabled, version, created_at, updated_at
+         FROM activities
+         WHERE enabled = 1 AND id IN (SELECT activity_id FROM activity_time_slots WHERE slot_id = ?)
+         ORDER BY starts_at, id",
+    )
+    .bind(slot.get())
+    .fetch_all(&mut *conn)
+    .await?;
+    for activity in assemble(conn, rows).await? {
+        if let Some(schedule) = activity.schedule() {
+            check_product_free(conn, activity.product_id, &schedule, Some(activity.id), tz).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates (`id = None`) or replaces an activity under every rule of the module.
+pub(crate) async fn save_activity(
+    db: &SqliteRecords,
+    id: Option<ActivityId>,
+    new: &NewActivity,
+    now: Timestamp,
+) -> DbResult<Activity> {
+    let mut tx = db.write().await?;
+    let existing = match id {
+        Some(id) => Some(load_activity(&mut tx, id).await?),
+        None => None,
+    };
+    if let Some(existing) = &existing
+        && existing.product_id != new.product_id
+        && existing.skus.iter().any(|s| s.sold > 0)
+    {
+        return Err(invalid("product_id", "cannot change once anything is sold"));
+    }
+    let product = match load_product(&mut tx, new.product_id).await {
+        Err(DbError::Sqlx(sqlx::Error::RowNotFound)) => {
+            return Err(invalid("product_id", format!("product {} does not exist", new.product_id)));
+        }
+        other => other?,
+    };
+    let all_slots = live_slots(&mut tx).await?;
+    let (_, schedule) = new.check_against(&product, &all_slots, &db.tz)?;
+    if let Some(existing) = &existing
+        && let Some((sku_id, stock, sold)) = new.first_stock_below_sold(existing)
+    {
+        return Err(Conflict::StockBelowSold { sku_id, stock, sold }.into());
+    }
+    if new.enabled {
+        check_product_free(&mut tx, new.product_id, &schedule, id, &db.tz).await?;
+    }
+
+    let activity_id: i64 =
+        match id {
+            None => sqlx::query_scalar(
+                "INSERT INTO activities (name, product_id, starts_at, ends_at, total_limit, single_limit, min_level,
+                     reservation_required, pay_timeout_secs, enabled, version, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING id",
+            )
+            .bind(&new.name)
+            .bind(new.product_id.get())
+            .bind(millis(new.starts_at))
+            .bind(millis(new.ends_at))
+            .bind(i64::from(new.rules.total_limit))
+            .bind(i64::from(new.rules.single_limit))
+            .bind(i64::from(new.rules.min_level))
+            .bind(new.rules.reservation_required)
+            .bind(i64::from(new.rules.pay_timeout_secs))
+            .bind(new.enabled)
+            .bind(millis(now))
+            .bind(millis(now))
+            .fetch_one(&mut *tx)
+            .await?,
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE activities SET name = ?, product_id = ?, starts_at = ?, ends_at = ?, total_limit = ?,
+                     single_limit = ?, min_level = ?, reservation_required = ?, pay_timeout_secs = ?, enabled = ?,
+                     version = version + 1, updated_at = ?
+                 WHERE id = ?",
+                )
+                .bind(&new.name)
+                .bind(new.product_id.get())
+                .bind(millis(new.starts_at))
+                .bind(millis(new.ends_at))
+                .bind(i64::from(new.rules.total_limit))
+                .bind(i64::from(new.rules.single_limit))
+                .bind(i64::from(new.rules.min_level))
+                .bind(new.rules.reservation_required)
+                .bind(i64::from(new.rules.pay_timeout_secs))
+                .bind(new.enabled)
+                .bind(millis(now))
+                .bind(id.get())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM activity_time_slots WHERE activity_id = ?")
+                    .bind(id.get())
+                    .execute(&mut *tx)
+                    .await?;
+                // SKUs left out go (none has sales: checked above); the others keep their `sold`.
+                sqlx::query(
+                    "DELETE FROM activity_skus
+                 WHERE activity_id = ? AND sku_id NOT IN (SELECT value FROM json_each(?))",
+                )
+                .bind(id.get())
+                .bind(id_list(new.skus.iter().map(|s| s.sku_id.get())))
+                .execute(&mut *tx)
+                .await?;
+                id.get()
+            }
+        };
+    for (position, slot) in new.slot_ids.iter().enumerate() {
+        sqlx::query("INSERT INTO activity_time_slots (activity_id, slot_id, position) VALUES (?, ?, ?)")
+            .bind(activity_id)
+            .bind(slot.get())
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (position, sku) in new.skus.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO activity_skus (activity_id, sku_id, position, seckill_price_cents, stock, sold)
+             VALUES (?, ?, ?, ?, ?, 0)
+             ON CONFLICT (activity_id, sku_id) DO UPDATE SET
+                 position = excluded.position,
+                 seckill_price_cents = excluded.seckill_price_cents,
+                 stock = excluded.stock",
+        )
+        .bind(activity_id)
+        .bind(sku.sku_id.get())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(sku.seckill_price.cents())
+        .bind(i64::from(sku.stock))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let activity = load_activity(&mut tx, ActivityId::from_raw(activity_id)).await?;
+    tx.commit().await?;
+    Ok(activity)
+}
+
+/// Switches an activity on or off; switching on re-checks that its product is in no other
+/// enabled activity at overlapping times. Setting the current value changes nothing.
+pub(crate) async fn set_enabled(
+    db: &SqliteRecords,
+    id: ActivityId,
+    enabled: bool,
+    now: Timestamp,
+) -> DbResult<Activity> {
+    let mut tx = db.write().await?;
+    let activity = load_activity(&mut tx, id).await?;
+    if activity.enabled == enabled {
+        return Ok(activity);
+    }
+    if enabled && let Some(schedule) = activity.schedule() {
+        check_product_free(&mut tx, activity.product_id, &schedule, Some(id), &db.tz).await?;
+    }
+    sqlx::query("UPDATE activities SET enabled = ?, version = version + 1, updated_at = ? WHERE id = ?")
+        .bind(enabled)
+        .bind(millis(now))
+        .bind(id.get())
+        .execute(&mut *tx)
+        .await?;
+    let activity = load_activity(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(activity)
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct CountsRow {
+    activity_id: i64,
+    orders: i64,
+    paid: i64,
+}
+
+/// Non-cancelled and paid order counts per activity; activities without such orders are absent.
+pub(crate) async fn order_counts(db: &SqliteRecords, ids: &[ActivityId]) -> DbResult<Vec<(ActivityId, OrderCounts)>> {
+    let rows: Vec<CountsRow> = sqlx::query_as(
+        "SELECT activity_id, count(*) AS orders,
+                coalesce(sum(status IN ('paid', 'shipped', 'completed')), 0) AS paid
+         FROM orders
+         WHERE activity_id IN (SELECT value FROM json_each(?)) AND status <> 'cancelled'
+         GROUP BY activity_id ORDER BY activity_id",
+    )
+    .bind(id_list(ids.iter().map(|a| a.get())))
+    .fetch_all(&db.reader)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            let counts = OrderCounts {
+                orders: u64::try_from(r.orders).unwrap_or_default(),
+                paid: u64::try_from(r.paid).unwrap_or_default(),
+            };
+            Ok((id(r.activity_id)?, counts))
+        })
+        .collect()
+}

@@ -1,0 +1,136 @@
+//! [`SqliteRecords`]: the records of the embedded shape in one SQLite file.
+//!
+//! - [`options`]: [`SqliteOptions`], [`Synchronous`], [`sqlite_path_from_url`] and the
+//!   connection settings every connection shares.
+//! - `accounts`: shoppers, operators, addresses ([`Accounts`](seckill_store::Accounts)).
+//! - `catalog`: brands, categories, products and SKUs, and the
+//!   [`Catalog`](seckill_store::Catalog) impl, which hands slots and activities to:
+//! - `slots`: daily time slots and their overlap rule;
+//! - `activities`: activities, their slots and SKUs, and the cross-record rules;
+//! - `rows`: rows as stored and their checked conversion into domain types;
+//! - `error`: SQLite errors in the ports' words.
+//!
+//! Concurrency: one write connection, used for every write transaction, each opened with
+//! `BEGIN IMMEDIATE` so the write lock is taken before the first read — a rule checked by
+//! reading inside the transaction (no overlapping slot, no product in two activities) can
+//! never race another writer. Reads use a separate pool of read-only connections; WAL lets
+//! them run while a write is in progress.
+
+mod accounts;
+mod activities;
+mod catalog;
+mod error;
+pub mod options;
+mod rows;
+mod slots;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use seckill_domain::TimeZone;
+use seckill_store::{Health, Records, StoreError};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use sqlx::{Sqlite, Transaction};
+
+pub use options::{SqliteOptions, Synchronous, sqlite_path_from_url};
+
+use error::{DbError, DbResult};
+
+/// The schema, `migrations/*.sql`, compiled into the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The records in one SQLite file: accounts, catalog, slots, activities (and, in later work,
+/// orders, payments and the stock-return outbox).
+///
+/// Keeps every cross-record rule of the ports by checking it inside a write transaction that
+/// holds SQLite's write lock from its first statement.
+#[derive(Debug)]
+pub struct SqliteRecords {
+    /// The one connection every write transaction of the records goes through.
+    writer: SqlitePool,
+    /// Read-only connections for everything that changes nothing.
+    reader: SqlitePool,
+    /// The shop's zone, for the window rules of activities.
+    tz: TimeZone,
+    options: SqliteOptions,
+}
+
+impl SqliteRecords {
+    /// Opens (creating the file and its directory if missing) and applies pending migrations.
+    /// `Unavailable` when the file cannot be opened or written.
+    pub async fn open(opts: SqliteOptions) -> Result<Self, StoreError> {
+        if let Some(dir) = opts.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .connect_with(opts.connect_options(true))
+            .await
+            .map_err(DbError::from)?;
+        MIGRATOR.run(&writer).await.map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(opts.read_connections.max(1))
+            .connect_with(opts.connect_options(false))
+            .await
+            .map_err(DbError::from)?;
+        tracing::info!(path = %opts.path.display(), synchronous = ?opts.synchronous, "sqlite records open");
+        Ok(SqliteRecords { writer, reader, tz: opts.tz.clone(), options: opts })
+    }
+
+    /// The migrations applied to the file, `(version, description)` by version, for
+    /// `seckill migrate` to report.
+    pub async fn applied_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT version, description FROM _sqlx_migrations WHERE success = 1 ORDER BY version")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(DbError::from)?;
+        Ok(rows)
+    }
+
+    /// The ports, all served by this one backend.
+    pub fn records(self: &Arc<Self>) -> Records {
+        Records::from_backend(Arc::clone(self))
+    }
+
+    /// Closes every connection after the transactions in flight finish (WAL is checkpointed by
+    /// the last one to close).
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// The options the records were opened with, for other connections to the same file.
+    pub fn options(&self) -> &SqliteOptions {
+        &self.options
+    }
+
+    /// A write transaction holding the write lock from the start (`BEGIN IMMEDIATE`).
+    async fn write(&self) -> DbResult<Transaction<'static, Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// A read connection, for one statement.
+    async fn reader_conn(&self) -> DbResult<sqlx::pool::PoolConnection<Sqlite>> {
+        Ok(self.reader.acquire().await?)
+    }
+
+    /// A read transaction: one consistent snapshot across several statements.
+    async fn read(&self) -> DbResult<Transaction<'static, Sqlite>> {
+        Ok(self.reader.begin().await?)
+    }
+}
+
+#[async_trait]
+impl Health for SqliteRecords {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(DbError::from)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+//! How the SQLite file is opened: path, durability, time zone, connection settings.
+//!
+//! Every connection of the process — the readers, the one writer of the records, and the
+//! group-commit order writer to come — is built from [`SqliteOptions`] here, so they all agree
+//! on WAL, foreign keys and the busy timeout.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use seckill_domain::TimeZone;
+use seckill_domain::validation::FieldErrors;
+use seckill_store::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+/// How long a connection waits for another writer's lock before answering "busy"
+/// ([`StoreError::Unavailable`]).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How hard a commit pushes data to disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// `synchronous=FULL`: a committed transaction survives a power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: a committed transaction survives the process being killed
+    /// (`kill -9`), but the last commits may be lost on a power loss. Faster.
+    Normal,
+}
+
+/// Where and how to open the records.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file; it and its parent directory are created if missing.
+    pub path: PathBuf,
+    /// Durability of commits.
+    pub synchronous: Synchronous,
+    /// The shop's zone, in which time slots are wall-clock times. Activity rules that depend on
+    /// windows (at least one window, no product in two activities at once) are decided in it.
+    pub tz: TimeZone,
+    /// Size of the read pool (at least 1). Writes always go through one connection.
+    pub read_connections: u32,
+}
+
+impl SqliteOptions {
+    /// Options for `path` in zone `tz`: `synchronous=FULL` and 4 readers.
+    pub fn new(path: impl Into<PathBuf>, tz: TimeZone) -> Self {
+        SqliteOptions { path: path.into(), synchronous: Synchronous::Full, tz, read_connections: 4 }
+    }
+
+    /// The settings every connection shares: WAL, `foreign_keys=ON`, a 5 s busy timeout and
+    /// the chosen `synchronous`. Writers (this one and the order writer) create the file if it
+    /// is missing; readers never do.
+    pub(crate) fn connect_options(&self, writer: bool) -> SqliteConnectOptions {
+        let synchronous = match self.synchronous {
+            Synchronous::Full => SqliteSynchronous::Full,
+            Synchronous::Normal => SqliteSynchronous::Normal,
+        };
+        let options = SqliteConnectOptions::new()
+            .filename(&self.path)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            .synchronous(synchronous);
+        if writer {
+            // WAL is a property of the file: set once by the writer, readers find it there.
+            options.create_if_missing(true).journal_mode(SqliteJournalMode::Wal)
+        } else {
+            options.read_only(true)
+        }
+    }
+}
+
+/// Parses a database URL of the embedded shape — `sqlite://path`, `sqlite:path` or a bare
+/// path — into a file path. `sqlite:///abs/file.db` is the absolute path `/abs/file.db`.
+/// Refuses other schemes, an empty path, in-memory databases (the records must outlive the
+/// process) and query parameters (every setting comes from [`SqliteOptions`]).
+pub fn sqlite_path_from_url(url: &str) -> Result<PathBuf, StoreError> {
+    let bad = |m: &str| StoreError::Invalid(FieldErrors::single("database_url", m));
+    let url = url.trim();
+    let path = if let Some(rest) = url.strip_prefix("sqlite://") {
+        rest
+    } else if let Some(rest) = url.strip_prefix("sqlite:") {
+        rest
+    } else if url.contains("://") {
+        return Err(bad("must be sqlite://PATH, sqlite:PATH or a file path"));
+    } else {
+        url
+    };
+    if path.is_empty() {
+        return Err(bad("names no file"));
+    }
+    if path == ":memory:" || path.starts_with("file::memory:") {
+        return Err(bad("an in-memory database would lose every record on exit"));
+    }
+    if path.contains('?') {
+        return Err(bad("query parameters are not supported; use the settings instead"));
+    }
+    Ok(PathBuf::from(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_every_accepted_form_name_the_same_kind_of_path() {
+        let ok = |u: &str| sqlite_path_from_url(u).unwrap();
+        assert_eq!(ok("sqlite://data/seckill.db"), PathBuf::from("data/seckill.db"));
+        assert_eq!(ok("sqlite:///var/lib/seckill/seckill.db"), PathBuf::from("/var/lib/seckill/seckill.db"));
+        assert_eq!(ok("sqlite:data/seckill.db"), PathBuf::from("data/seckill.db"));
+        assert_eq!(ok("sqlite:/tmp/x.db"), PathBuf::from("/tmp/x.db"));
+        assert_eq!(ok("./data/seckill.db"), PathBuf::from("./data/seckill.db"));
+        assert_eq!(ok(" /abs/seckill.db "), PathBuf::from("/abs/seckill.db"));
+    }
+
+    #[test]
+    fn urls_that_name_no_durable_file_are_refused() {
+        for bad in [
+            "",
+            "sqlite://",
+            "sqlite:",
+            "sqlite::memory:",
+            "sqlite://:memory:",
+            "postgres://localhost/seckill",
+            "sqlite://data/x.db?mode=rwc",
+        ] {
+            match sqlite_path_from_url(bad) {
+                Err(StoreError::Invalid(e)) => assert!(e.get("database_url").is_some(), "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn new_options_are_durable_with_four_readers() {
+        let o = SqliteOptions::new("x.db", TimeZone::UTC);
+        assert_eq!((o.synchronous, o.read_connections), (Synchronous::Full, 4));
+    }
+}

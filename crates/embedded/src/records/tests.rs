@@ -1,0 +1,184 @@
+//! SQLite-specific checks that the conformance suite cannot make through the ports: connection
+//! settings, the schema's own guards, and rules that need `sold > 0` before orders exist (set
+//! here with raw SQL).
+
+use seckill_domain::activity::{Activity, NewActivity, NewActivitySku, PurchaseRules};
+use seckill_domain::catalog::{NewProduct, Product, ProductInput, SkuInput};
+use seckill_domain::money::Money;
+use seckill_domain::slot::NewTimeSlot;
+use seckill_domain::{TimeZone, Timestamp};
+use seckill_store::{Catalog, Conflict, StoreError};
+
+use super::*;
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+async fn open(dir: &tempfile::TempDir, synchronous: Synchronous) -> SqliteRecords {
+    let mut options = SqliteOptions::new(dir.path().join("seckill.db"), TimeZone::get("Asia/Shanghai").unwrap());
+    options.synchronous = synchronous;
+    SqliteRecords::open(options).await.unwrap()
+}
+
+fn product(name: &str) -> NewProduct {
+    NewProduct::parse(&ProductInput {
+        name,
+        skus: vec![
+            SkuInput { id: None, name: "black", spec: None, price_cents: 19_900, stock: 500 },
+            SkuInput { id: None, name: "white", spec: None, price_cents: 19_900, stock: 500 },
+        ],
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn sale(product: &Product, slot: seckill_domain::ids::SlotId, stock: u32) -> NewActivity {
+    NewActivity {
+        name: "sale".into(),
+        product_id: product.id,
+        starts_at: ts("2026-11-11T00:00:00+08:00"),
+        ends_at: ts("2026-11-12T00:00:00+08:00"),
+        slot_ids: vec![slot],
+        skus: vec![NewActivitySku { sku_id: product.skus[0].id, seckill_price: Money::from_cents(9_900), stock }],
+        rules: PurchaseRules {
+            total_limit: 1,
+            single_limit: 1,
+            min_level: 0,
+            reservation_required: false,
+            pay_timeout_secs: 900,
+        },
+        enabled: true,
+    }
+}
+
+/// A product, a 10:00–12:00 slot and an activity selling 100 of the product's first SKU.
+async fn scenario(db: &SqliteRecords) -> (Product, Activity) {
+    let now = ts("2026-11-01T00:00:00Z");
+    let product = db.create_product(&product("Phone"), now).await.unwrap();
+    let slot = NewTimeSlot::parse("10点场", "10:00", "12:00", true, 0).unwrap();
+    let slot = db.create_slot(&slot, now).await.unwrap();
+    let activity = db.create_activity(&sale(&product, slot.id, 100), now).await.unwrap();
+    (product, activity)
+}
+
+async fn set_sold(db: &SqliteRecords, activity: &Activity, sold: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE activity_skus SET sold = ? WHERE activity_id = ?")
+        .bind(sold)
+        .bind(activity.id.get())
+        .execute(&db.writer)
+        .await
+        .map(drop)
+}
+
+#[tokio::test]
+async fn every_connection_runs_wal_with_foreign_keys_and_a_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Full).await;
+    for pool in [&db.writer, &db.reader] {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(pool).await.unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(pool).await.unwrap();
+        assert_eq!(fk, 1);
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout").fetch_one(pool).await.unwrap();
+        assert_eq!(busy, 5_000);
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.unwrap();
+        assert_eq!(sync, 2, "FULL");
+    }
+    db.close().await;
+
+    let normal = open(&dir, Synchronous::Normal).await;
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(&normal.writer).await.unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+}
+
+#[tokio::test]
+async fn readers_cannot_write_and_foreign_keys_are_enforced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Full).await;
+    let write_on_reader = sqlx::query("INSERT INTO brands (name, sort, created_at, updated_at) VALUES ('x', 0, 0, 0)")
+        .execute(&db.reader)
+        .await;
+    assert!(write_on_reader.is_err());
+    let dangling = sqlx::query(
+        "INSERT INTO activity_skus (activity_id, sku_id, position, seckill_price_cents, stock) VALUES (999, 999, 0, 1, 1)",
+    )
+    .execute(&db.writer)
+    .await;
+    match dangling {
+        Err(sqlx::Error::Database(e)) => assert!(e.is_foreign_key_violation(), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_schema_refuses_an_oversell() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Full).await;
+    let (_, activity) = scenario(&db).await;
+    set_sold(&db, &activity, 100).await.unwrap();
+    match set_sold(&db, &activity, 101).await {
+        Err(sqlx::Error::Database(e)) => assert!(e.is_check_violation(), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(set_sold(&db, &activity, -1).await.is_err());
+    assert_eq!(db.activity(activity.id).await.unwrap().skus[0].sold, 100);
+}
+
+#[tokio::test]
+async fn stock_cannot_drop_below_sold_and_sold_survives_an_update() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Full).await;
+    let (product, activity) = scenario(&db).await;
+    set_sold(&db, &activity, 60).await.unwrap();
+    let sku = product.skus[0].id;
+    let slot = activity.slots[0].id;
+    let now = ts("2026-11-02T00:00:00Z");
+
+    let lower = db.update_activity(activity.id, &sale(&product, slot, 59), now).await;
+    match lower {
+        Err(StoreError::Conflict(c)) => assert_eq!(c, Conflict::StockBelowSold { sku_id: sku, stock: 59, sold: 60 }),
+        other => panic!("{other:?}"),
+    }
+    // Removing a SKU with sales counts as stock 0.
+    let mut without = sale(&product, slot, 60);
+    without.skus[0].sku_id = product.skus[1].id;
+    match db.update_activity(activity.id, &without, now).await {
+        Err(StoreError::Conflict(c)) => assert_eq!(c, Conflict::StockBelowSold { sku_id: sku, stock: 0, sold: 60 }),
+        other => panic!("{other:?}"),
+    }
+    let exact = db.update_activity(activity.id, &sale(&product, slot, 60), now).await.unwrap();
+    assert_eq!((exact.skus[0].stock, exact.skus[0].sold), (60, 60));
+    let more = db.update_activity(activity.id, &sale(&product, slot, 80), now).await.unwrap();
+    assert_eq!((more.skus[0].stock, more.skus[0].sold, more.skus[0].remaining()), (80, 60, 20));
+}
+
+#[tokio::test]
+async fn the_product_of_an_activity_cannot_change_once_anything_is_sold() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Full).await;
+    let (_, activity) = scenario(&db).await;
+    let laptop = db.create_product(&product("Laptop"), ts("2026-11-01T00:00:00Z")).await.unwrap();
+    set_sold(&db, &activity, 1).await.unwrap();
+    let moved = sale(&laptop, activity.slots[0].id, 10);
+    match db.update_activity(activity.id, &moved, ts("2026-11-02T00:00:00Z")).await {
+        Err(StoreError::Invalid(e)) => assert!(e.get("product_id").is_some(), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    set_sold(&db, &activity, 0).await.unwrap();
+    let moved = db.update_activity(activity.id, &moved, ts("2026-11-02T00:00:00Z")).await.unwrap();
+    assert_eq!(moved.product_id, laptop.id);
+}
+
+#[tokio::test]
+async fn stored_data_that_breaks_the_domain_is_an_internal_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Full).await;
+    let (product, _) = scenario(&db).await;
+    sqlx::query("UPDATE products SET image_urls = '[1, 2]' WHERE id = ?")
+        .bind(product.id.get())
+        .execute(&db.writer)
+        .await
+        .unwrap();
+    assert!(matches!(db.product(product.id).await, Err(StoreError::Internal(_))));
+}

@@ -1,0 +1,170 @@
+//! Launching a server: pick the shape from the settings, open the records, bind, serve, and
+//! stop gracefully. The listener is bound before the server task is spawned, so whoever starts a
+//! [`Server`] can use its address at once (no sleeping for luck in tests).
+
+use std::future::IntoFuture as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use seckill_domain::clock::SharedClock;
+use seckill_embedded::{SqliteOptions, SqliteRecords};
+use seckill_server::{AppState, ServerConfig};
+use seckill_store::Records;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::settings::{DatabaseUrl, Settings};
+
+/// How long a graceful stop waits for requests in flight before dropping them.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The records of the configured shape, opened and migrated.
+pub struct OpenedRecords {
+    pub records: Records,
+    backend: Arc<SqliteRecords>,
+}
+
+impl std::fmt::Debug for OpenedRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedRecords").finish_non_exhaustive()
+    }
+}
+
+impl OpenedRecords {
+    /// Opens the records the settings name (creating and migrating the SQLite file if needed).
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        if settings.redis_url.is_some() {
+            bail!(
+                "configuration: SECKILL_REDIS_URL selects the cluster shape, which this version does not include yet; \
+                 unset it to run the embedded shape"
+            );
+        }
+        match &settings.database {
+            DatabaseUrl::Postgres(_) => bail!(
+                "configuration: SECKILL_DATABASE_URL=postgres://… selects the cluster shape, which this version does \
+                 not include yet; use sqlite://FILE or leave it unset"
+            ),
+            DatabaseUrl::Sqlite(path) => {
+                let mut options = SqliteOptions::new(path.clone(), settings.timezone.clone());
+                options.synchronous = settings.sqlite_synchronous;
+                let backend = SqliteRecords::open(options)
+                    .await
+                    .with_context(|| format!("cannot open the records at {}", path.display()))?;
+                let backend = Arc::new(backend);
+                Ok(OpenedRecords { records: backend.records(), backend })
+            }
+        }
+    }
+
+    /// Migrations applied to the records, oldest first: `(version, description)`.
+    pub async fn applied_migrations(&self) -> anyhow::Result<Vec<(i64, String)>> {
+        Ok(self.backend.applied_migrations().await?)
+    }
+
+    /// Closes every connection, so the files can be reopened or removed.
+    pub async fn close(&self) {
+        self.backend.close().await;
+    }
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    base_url: String,
+    records: OpenedRecords,
+    shutdown: CancellationToken,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Opens the records, binds `settings.listen` and starts serving with `clock` as "now".
+    pub async fn start(settings: &Settings, clock: SharedClock) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", settings.data_dir.display()))?;
+        let secret = settings.resolve_secret()?;
+        let records = OpenedRecords::open(settings).await?;
+        let config = ServerConfig {
+            tz: settings.timezone.clone(),
+            secret,
+            session_ttl: settings.session_ttl,
+            password_cost: settings.password_hashing,
+            secure_cookies: settings.secure_cookies(),
+            rate_limits: settings.rate_limits,
+        };
+        let state = AppState::new(records.records.clone(), clock, config);
+        let listener = match TcpListener::bind(settings.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                records.close().await;
+                return Err(e).with_context(|| format!("cannot listen on {} (SECKILL_LISTEN)", settings.listen));
+            }
+        };
+        let addr = listener.local_addr().context("the listener has no local address")?;
+        let shutdown = CancellationToken::new();
+        let app = seckill_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
+        let task = tokio::spawn(
+            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
+        );
+        tracing::info!(%addr, records = %settings.database_display(), "seckill is serving");
+        Ok(Server { addr, base_url: settings.base_url(addr), records, shutdown, task })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL browsers use, e.g. `http://127.0.0.1:8080`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The records this server writes to.
+    pub fn records(&self) -> &Records {
+        &self.records.records
+    }
+
+    /// Serves until `stop` resolves (a signal, say), then stops gracefully.
+    pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let ended_by_itself = tokio::select! {
+            () = stop => None,
+            r = &mut self.task => Some(r),
+        };
+        match ended_by_itself {
+            None => self.stop().await,
+            Some(r) => {
+                self.records.close().await;
+                match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e).context("the server stopped"),
+                    Err(e) => Err(e).context("the server task failed"),
+                }
+            }
+        }
+    }
+
+    /// Stops accepting, waits up to 10 s for requests in flight, closes the records.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let result = match tokio::time::timeout(STOP_GRACE, &mut self.task).await {
+            Ok(Ok(r)) => r.context("the server stopped with an error"),
+            Ok(Err(e)) => Err(e).context("the server task failed"),
+            Err(_) => {
+                self.task.abort();
+                tracing::warn!("requests still in flight after {STOP_GRACE:?}; dropped");
+                Ok(())
+            }
+        };
+        self.records.close().await;
+        result
+    }
+}
