@@ -173,12 +173,15 @@ fn limit(errors: &mut FieldErrors, field: &str, value: i64) -> u32 {
     }
 }
 
+/// An RFC 3339 instant, kept to the millisecond: the records store milliseconds, so the rules
+/// checked on the parsed value (`starts_at < ends_at`) hold for what is stored too.
 fn instant(errors: &mut FieldErrors, field: &str, value: &str) -> Option<Timestamp> {
-    value
-        .trim()
-        .parse::<Timestamp>()
-        .map_err(|_| errors.add(field, "must be an RFC 3339 time such as 2026-11-11T10:00:00Z"))
-        .ok()
+    let parsed =
+        value.trim().parse::<Timestamp>().ok().and_then(|t| Timestamp::from_millisecond(t.as_millisecond()).ok());
+    if parsed.is_none() {
+        errors.add(field, "must be an RFC 3339 time such as 2026-11-11T10:00:00Z");
+    }
+    parsed
 }
 
 impl NewActivity {
@@ -442,6 +445,18 @@ mod tests {
         assert!(e.get("single_limit").is_some());
         assert!(e.get("starts_at").is_some());
         assert_eq!(e.get("time_slot_ids"), Some("choose at least one time slot"));
+    }
+
+    #[test]
+    fn instants_are_kept_to_the_millisecond_the_records_store() {
+        let mut i = input(&[1]);
+        i.starts_at = "2026-11-11T10:00:00.123456789+08:00";
+        let a = NewActivity::parse(&i).unwrap();
+        assert_eq!(a.starts_at, "2026-11-11T02:00:00.123Z".parse::<Timestamp>().unwrap());
+        // Apart below the millisecond only: the same stored instant, so not after it.
+        i.starts_at = "2026-11-11T00:00:00.0001Z";
+        i.ends_at = "2026-11-11T00:00:00.0009Z";
+        assert_eq!(NewActivity::parse(&i).unwrap_err().get("ends_at"), Some("must be after starts_at"));
     }
 
     #[test]

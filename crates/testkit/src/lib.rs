@@ -10,9 +10,14 @@
 //!
 //! Servers listen on 127.0.0.1 only, bind before they are used (no sleeping), and stop when
 //! the [`TestApp`] is dropped or stopped.
+//!
+//! Besides JSON requests with a bearer token ([`TestApp::post`] and friends) there are raw
+//! bodies with any content type ([`TestApp::raw`]) and a [`Browser`] that keeps cookies, for
+//! the cookie sessions of the web pages.
 
 use std::sync::Arc;
 
+use reqwest::cookie::{CookieStore as _, Jar};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use seckill::Server;
@@ -38,6 +43,9 @@ pub struct AppOptions {
     pub start: Timestamp,
     /// Per-user and per-IP limits (and login throttling).
     pub rate_limits: bool,
+    /// How long sessions last. Thirty days by default (the longest setting), so tests can move
+    /// the clock across days without signing in again; tests of expiry set their own.
+    pub session_ttl: std::time::Duration,
 }
 
 impl Default for AppOptions {
@@ -47,6 +55,7 @@ impl Default for AppOptions {
             // 2026-11-10 08:00 in Shanghai: the day before Singles' Day.
             start: Timestamp::from_second(1_794_268_800).unwrap_or(Timestamp::UNIX_EPOCH),
             rate_limits: false,
+            session_ttl: std::time::Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -90,6 +99,70 @@ impl Reply {
     pub fn id(&self, key: &str) -> i64 {
         self.body[key].as_i64().unwrap_or_else(|| panic!("no integer {key:?} in {}: {}", self.status, self.text))
     }
+
+    /// Every value of header `name` (e.g. each `Set-Cookie`).
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect()
+    }
+
+    /// The `error.fields[field]` message of a `422`, or "" if there is none.
+    pub fn field(&self, field: &str) -> &str {
+        self.body["error"]["fields"][field].as_str().unwrap_or("")
+    }
+
+    /// Panics (showing the body) unless the status is `status`. Returns the reply for chaining.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(self.status.as_u16(), status, "expected {status}, got {}: {}", self.status, self.text);
+        self
+    }
+
+    /// Panics unless this is an API error answer: `status`, a JSON body
+    /// `{"error": {"code": code, "message": "<not empty>"}}` and nothing else at the top level,
+    /// `code` in UPPER_SNAKE.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.code()),
+            (status, code),
+            "expected {status} {code}, got {}: {}",
+            self.status,
+            self.text
+        );
+        assert!(
+            self.header("content-type").starts_with("application/json"),
+            "error without a JSON content type: {:?}",
+            self.headers
+        );
+        let upper_snake = code.split('_').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase()));
+        assert!(upper_snake, "error codes are UPPER_SNAKE: {code:?}");
+        let message = self.body["error"]["message"].as_str().unwrap_or("");
+        assert!(!message.trim().is_empty(), "error without a message: {}", self.text);
+        let keys: Vec<&String> = self.body.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+        assert_eq!(keys, ["error"], "an error body holds `error` only: {}", self.text);
+    }
+}
+
+/// An HTTP client that keeps cookies like a browser and never sends a bearer token: for the
+/// HttpOnly session cookies the login endpoints set. Use it with [`TestApp::browse`].
+#[derive(Debug, Clone)]
+pub struct Browser {
+    client: reqwest::Client,
+    jar: Arc<Jar>,
+}
+
+impl Browser {
+    /// The value of cookie `name` the browser would send to `app` now, if any.
+    pub fn cookie(&self, app: &TestApp, name: &str) -> Option<String> {
+        let url: reqwest::Url = app.url("/").parse().unwrap_or_else(|e| panic!("url: {e}"));
+        let header = self.jar.cookies(&url)?;
+        let header = header.to_str().ok()?.to_owned();
+        header
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
 }
 
 /// A registered, logged-in shopper.
@@ -112,6 +185,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     settings.timezone = seckill_domain::TimeZone::get(options.timezone).unwrap_or_else(|e| panic!("zone: {e}"));
     settings.timezone_name = options.timezone.to_owned();
     settings.rate_limits = options.rate_limits;
+    settings.session_ttl = options.session_ttl;
     settings.password_hashing = PasswordCost::FastInsecureForTests;
     let clock = ManualClock::new(options.start);
     let server = Server::start(&settings, Arc::new(clock.clone())).await.unwrap_or_else(|e| panic!("start: {e:#}"));
@@ -171,6 +245,97 @@ impl TestApp {
         self.reply(req).await
     }
 
+    /// Sends `body` as is, with `Content-Type: content_type` when given (no JSON encoding): for
+    /// malformed bodies, wrong content types and oversized payloads.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+        token: Option<&str>,
+    ) -> Reply {
+        let mut req = self.client.request(method, self.url(path)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.reply(req).await
+    }
+
+    /// Writes `request` as raw bytes on a fresh connection and reads the answer until the server
+    /// closes it (send `Connection: close`): for requests an HTTP client will not make, such as
+    /// a chunked body with no length. Answers with a chunked body are not decoded.
+    pub async fn raw_http(&self, request: &[u8]) -> Reply {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let addr = self.base.trim_start_matches("http://").to_owned();
+        let exchange = async {
+            let stream = tokio::net::TcpStream::connect(&addr).await?;
+            let (mut read, mut write) = stream.into_split();
+            // Read while writing: the server may answer (and close) before the body is sent.
+            let reading = tokio::spawn(async move {
+                let mut answer = Vec::new();
+                let result = read.read_to_end(&mut answer).await;
+                (answer, result)
+            });
+            let written = write.write_all(request).await;
+            let (answer, read_result) = reading.await.map_err(std::io::Error::other)?;
+            if answer.is_empty() {
+                read_result?;
+                written?;
+            }
+            Ok::<_, std::io::Error>(answer)
+        };
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(30), exchange)
+            .await
+            .unwrap_or_else(|_| panic!("no answer from {addr} within 30 s"))
+            .unwrap_or_else(|e| panic!("raw request to {addr} failed: {e}"));
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (head, text) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|code| code.parse::<u16>().ok())
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"));
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            if let Some((name, value)) = line.split_once(':')
+                && let (Ok(name), Ok(value)) = (
+                    reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()),
+                    reqwest::header::HeaderValue::from_str(value.trim()),
+                )
+            {
+                headers.append(name, value);
+            }
+        }
+        let body = serde_json::from_str(text).unwrap_or(Value::Null);
+        Reply { status, headers, text: text.to_owned(), body }
+    }
+
+    /// A fresh [`Browser`] with an empty cookie jar.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|e| panic!("client: {e}"));
+        Browser { client, jar }
+    }
+
+    /// Sends a request from `browser` (its cookies, no bearer token) with an optional JSON body.
+    pub async fn browse(&self, browser: &Browser, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut req = browser.client.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.reply(req).await
+    }
+
     /// Sends any request built on [`TestApp::client`].
     pub async fn reply(&self, req: reqwest::RequestBuilder) -> Reply {
         let resp = req.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
@@ -207,16 +372,9 @@ impl TestApp {
         self.admin_token
             .get_or_init(|| async {
                 let passwords = seckill_server::auth::Passwords::new(PasswordCost::FastInsecureForTests);
-                seckill::cli::create_admin(
-                    self.records(),
-                    &passwords,
-                    ADMIN_USER,
-                    ADMIN_PASSWORD,
-                    true,
-                    self.clock_now(),
-                )
-                .await
-                .unwrap_or_else(|e| panic!("create admin: {e:#}"));
+                seckill::cli::create_admin(self.records(), &passwords, ADMIN_USER, ADMIN_PASSWORD, true, self.now())
+                    .await
+                    .unwrap_or_else(|e| panic!("create admin: {e:#}"));
                 let r = self
                     .post(
                         "/api/admin/sessions",
@@ -244,8 +402,25 @@ impl TestApp {
         Shopper { id, username: username.to_owned(), token }
     }
 
-    fn clock_now(&self) -> Timestamp {
+    /// The server's "now".
+    pub fn now(&self) -> Timestamp {
         use seckill_domain::clock::Clock as _;
         self.clock.now()
+    }
+
+    /// The instant of wall-clock time `local` (`"2026-11-11T10:00"`, or with seconds) in the
+    /// app's zone.
+    pub fn local(&self, local: &str) -> Timestamp {
+        let civil: jiff::civil::DateTime = local.parse().unwrap_or_else(|e| panic!("local time {local:?}: {e}"));
+        civil
+            .to_zoned(self.settings.timezone.clone())
+            .unwrap_or_else(|e| panic!("local time {local:?}: {e}"))
+            .timestamp()
+    }
+
+    /// Moves the server's clock to wall-clock time `local` in the app's zone (see
+    /// [`TestApp::local`]).
+    pub fn set_local_time(&self, local: &str) {
+        self.clock.set(self.local(local));
     }
 }

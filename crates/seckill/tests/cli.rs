@@ -1,0 +1,450 @@
+//! The `seckill` binary as an operator runs it: configuration errors, `migrate`, `admin create`,
+//! `config`, `serve` and `demo`, each as a child process over a temp data dir with
+//! `SECKILL_*` variables only (the test's own environment is not inherited).
+//!
+//! Children are wrapped in [`Running`], which kills them on drop, so a failing test never leaves
+//! a server behind; their output is read line by line until the expected line, with a bound.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead as _, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// How long any child gets to print what a test waits for, or to exit.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// `seckill` with a clean environment: the data dir, a free loopback port, cheap passwords.
+fn seckill(data_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_seckill"));
+    c.env_clear()
+        .env("SECKILL_DATA_DIR", data_dir)
+        .env("SECKILL_LISTEN", "127.0.0.1:0")
+        .env("SECKILL_PASSWORD_HASHING", "fast-insecure")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// One line of a child's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    Out(String),
+    Err(String),
+}
+
+/// A child process, killed (and reaped) on drop, whose output arrives line by line.
+struct Running {
+    child: Child,
+    lines: Receiver<Option<Line>>,
+    open_pipes: usize,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+}
+
+fn forward(pipe: impl Read + Send + 'static, tx: Sender<Option<Line>>, wrap: fn(String) -> Line) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if tx.send(Some(wrap(line))).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(None);
+    });
+}
+
+impl Running {
+    fn start(mut command: Command) -> Running {
+        let mut child = command.spawn().expect("the seckill binary starts");
+        let (tx, lines) = channel();
+        forward(child.stdout.take().unwrap(), tx.clone(), Line::Out);
+        forward(child.stderr.take().unwrap(), tx, Line::Err);
+        Running { child, lines, open_pipes: 2, stdout: Vec::new(), stderr: Vec::new() }
+    }
+
+    /// The next line, or `None` once both pipes are closed; panics after [`PATIENCE`].
+    fn next_line(&mut self, deadline: Instant) -> Option<Line> {
+        while self.open_pipes > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(Some(line)) => {
+                    match &line {
+                        Line::Out(l) => self.stdout.push(l.clone()),
+                        Line::Err(l) => self.stderr.push(l.clone()),
+                    }
+                    return Some(line);
+                }
+                Ok(None) => self.open_pipes -= 1,
+                Err(RecvTimeoutError::Disconnected) => self.open_pipes = 0,
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("no output within {PATIENCE:?}; stdout {:?}, stderr {:?}", self.stdout, self.stderr)
+                }
+            }
+        }
+        None
+    }
+
+    /// Reads until a line `pick` accepts and returns what it picked.
+    fn wait_for<T>(&mut self, what: &str, pick: impl Fn(&Line) -> Option<T>) -> T {
+        let deadline = Instant::now() + PATIENCE;
+        while let Some(line) = self.next_line(deadline) {
+            if let Some(found) = pick(&line) {
+                return found;
+            }
+        }
+        panic!("the output ended without {what}; stdout {:?}, stderr {:?}", self.stdout, self.stderr)
+    }
+
+    /// Reads everything until the child closes its output, then its exit status.
+    fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + PATIENCE;
+        while self.next_line(deadline).is_some() {}
+        // Both pipes are closed: the child has exited or is about to.
+        let status = self.child.wait().expect("wait for seckill");
+        Finished { status, stdout: std::mem::take(&mut self.stdout), stderr: std::mem::take(&mut self.stderr) }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Ours, by its id: never leave a server running after a test, passed or failed.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A child that has exited.
+#[derive(Debug)]
+struct Finished {
+    status: ExitStatus,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+}
+
+impl Finished {
+    fn stdout(&self) -> String {
+        self.stdout.join("\n")
+    }
+
+    #[track_caller]
+    fn assert_success(&self) -> &Self {
+        assert!(self.status.success(), "{:?}: stdout {:?}, stderr {:?}", self.status, self.stdout, self.stderr);
+        self
+    }
+
+    /// Exited non-zero with exactly one line on stderr, which is returned.
+    #[track_caller]
+    fn one_line_failure(&self) -> &str {
+        assert!(!self.status.success(), "expected a failure; stdout {:?}", self.stdout);
+        assert_eq!(self.stderr.len(), 1, "exactly one line on stderr: {:?}", self.stderr);
+        self.failure()
+    }
+
+    /// Exited non-zero; its one `seckill: …` line on stderr (logs may precede it), returned.
+    #[track_caller]
+    fn failure(&self) -> &str {
+        assert!(!self.status.success(), "expected a failure; stdout {:?}", self.stdout);
+        let errors: Vec<&String> = self.stderr.iter().filter(|l| l.starts_with("seckill: ")).collect();
+        assert_eq!(errors.len(), 1, "one error line: {:?}", self.stderr);
+        assert_eq!(self.stderr.last(), Some(errors[0]), "the error is the last word: {:?}", self.stderr);
+        errors[0]
+    }
+}
+
+/// Runs `seckill args…` over `data_dir` with extra `env` to completion.
+fn run(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Finished {
+    let mut c = seckill(data_dir);
+    c.args(args).envs(env.iter().copied());
+    Running::start(c).finish()
+}
+
+/// `seckill serve` (or `demo`) started, with the base URL it reports.
+fn serve(command: Command) -> (Running, String) {
+    let mut child = Running::start(command);
+    let base = child.wait_for("the serving line", |l| match l {
+        Line::Err(l) => {
+            l.strip_prefix("seckill: serving on ").and_then(|rest| rest.split_whitespace().next()).map(str::to_owned)
+        }
+        Line::Out(_) => None,
+    });
+    (child, base)
+}
+
+async fn post(base: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new().post(format!("{base}{path}")).json(body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    let r = reqwest::get(format!("{base}{path}")).await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[test]
+fn an_invalid_setting_stops_start_up_with_one_line_naming_the_key() {
+    let cases = [
+        ("SECKILL_LISTEN", "nope", "expected host:port"),
+        ("SECKILL_TIMEZONE", "Mars/Olympus", "unknown time zone"),
+        ("SECKILL_SECRET", "short", "at least 32 bytes"),
+        ("SECKILL_RATE_LIMITS", "maybe", "expected on or off"),
+        ("SECKILL_DATABASE_URL", "mysql://db/x", "sqlite://"),
+        ("SECKILL_SESSION_TTL_SECS", "5", "between 60 and"),
+        ("SECKILL_PASSWORD_HASHING", "none", "expected standard"),
+        ("SECKILL_TYPO", "1", "not a seckill setting"),
+    ];
+    for command in ["serve", "migrate"] {
+        for (key, value, reason) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let data = dir.path().join("data");
+            let done = run(&data, &[command], &[(key, value)]);
+            let line = done.one_line_failure();
+            assert!(line.contains(key), "{command} {key}={value}: the line names the key: {line}");
+            assert!(line.contains(reason), "{command} {key}={value}: the line says why: {line}");
+            assert!(done.stdout.is_empty(), "{:?}", done.stdout);
+            assert!(!data.exists(), "{command} {key}: nothing is created before the settings are valid");
+        }
+    }
+    // The secret is never echoed, not even when it is wrong.
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(dir.path(), &["serve"], &[("SECKILL_SECRET", "hunter2-is-too-short")]);
+    assert!(!done.one_line_failure().contains("hunter2"), "{:?}", done.stderr);
+}
+
+#[test]
+fn the_shapes_not_built_yet_and_a_busy_port_are_one_line_naming_the_key() {
+    for (key, value) in
+        [("SECKILL_REDIS_URL", "redis://127.0.0.1:6379"), ("SECKILL_DATABASE_URL", "postgres://db/seckill")]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let done = run(dir.path(), &["serve"], &[(key, value)]);
+        let line = done.one_line_failure();
+        assert!(line.contains(key) && line.contains("cluster shape"), "{line}");
+    }
+    // Another process holds the port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(dir.path(), &["serve"], &[("SECKILL_LISTEN", &addr)]);
+    let line = done.failure();
+    assert!(line.contains("SECKILL_LISTEN") && line.contains(&addr), "{line}");
+}
+
+#[test]
+fn a_bad_configuration_file_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seckill.toml");
+    std::fs::write(&file, "timezone = \"Mars/Olympus\"\n").unwrap();
+    let done = run(&dir.path().join("data"), &["--config", file.to_str().unwrap(), "serve"], &[]);
+    let line = done.one_line_failure();
+    assert!(line.contains("timezone") && line.contains("seckill.toml"), "{line}");
+    std::fs::write(&file, "lisen = \"127.0.0.1:0\"\n").unwrap();
+    let done = run(&dir.path().join("data"), &["--config", file.to_str().unwrap(), "serve"], &[]);
+    assert!(done.one_line_failure().contains("unknown key \"lisen\""), "{:?}", done.stderr);
+    let missing = dir.path().join("missing.toml");
+    let done = run(&dir.path().join("data"), &["--config", missing.to_str().unwrap(), "serve"], &[]);
+    assert!(done.one_line_failure().contains("cannot read"), "{:?}", done.stderr);
+    // The environment wins over the file.
+    std::fs::write(&file, "timezone = \"Mars/Olympus\"\n").unwrap();
+    let done = run(
+        &dir.path().join("data"),
+        &["--config", file.to_str().unwrap(), "config"],
+        &[("SECKILL_TIMEZONE", "Asia/Shanghai")],
+    );
+    done.assert_success();
+    assert!(done.stdout().contains("timezone           = Asia/Shanghai"), "{}", done.stdout());
+}
+
+#[test]
+fn migrate_creates_the_records_and_reports_the_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..2 {
+        let done = run(dir.path(), &["migrate"], &[]);
+        done.assert_success();
+        let out = done.stdout();
+        assert!(out.contains("up to date"), "round {round}: {out}");
+        assert!(out.contains(&dir.path().join("seckill.db").display().to_string()), "names the records: {out}");
+        assert!(
+            done.stdout.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "schema"]),
+            "round {round}: lists migration 1: {out}"
+        );
+    }
+    assert!(dir.path().join("seckill.db").is_file());
+}
+
+#[tokio::test]
+async fn admin_create_creates_refuses_a_duplicate_and_resets_with_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(dir.path(), &["admin", "create", "--username", "ops", "--password", "first passphrase"], &[]);
+    done.assert_success();
+    assert_eq!(done.stdout, ["operator \"ops\" created"]);
+
+    for name in ["ops", "OPS"] {
+        let done = run(dir.path(), &["admin", "create", "--username", name, "--password", "second passphrase"], &[]);
+        let line = done.failure();
+        assert!(line.contains("already exists") && line.contains("--reset"), "{line}");
+    }
+    let done = run(dir.path(), &["admin", "create", "--username", "ops", "--password", "short"], &[]);
+    let line = done.failure();
+    assert!(line.contains("password") && line.contains("8 characters"), "{line}");
+    assert!(!line.contains("short"), "the password itself is not echoed: {line}");
+    let done = run(dir.path(), &["admin", "create", "--username", "o p", "--password", "long enough"], &[]);
+    assert!(done.failure().contains("username"), "{:?}", done.stderr);
+
+    // The password may come from the environment, to keep it out of shell history.
+    let done = run(
+        dir.path(),
+        &["admin", "create", "--username", "ops", "--reset"],
+        &[("SECKILL_ADMIN_PASSWORD", "second passphrase")],
+    );
+    done.assert_success();
+    assert_eq!(done.stdout, ["operator \"ops\" password reset"]);
+
+    // The server agrees: the new password opens the console, the old one no longer does.
+    let (_server, base) = serve({
+        let mut c = seckill(dir.path());
+        c.arg("serve");
+        c
+    });
+    let (status, body) =
+        post(&base, "/api/admin/sessions", &json!({"username": "ops", "password": "second passphrase"})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) =
+        post(&base, "/api/admin/sessions", &json!({"username": "ops", "password": "first passphrase"})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("BAD_CREDENTIALS")));
+}
+
+#[test]
+fn config_shows_every_key_and_never_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "s3cr3t-0123456789-abcdefghij-0123456789";
+    let done = run(
+        dir.path(),
+        &["config"],
+        &[("SECKILL_SECRET", secret), ("SECKILL_DATABASE_URL", "postgres://app:hunter2@db:5432/seckill")],
+    );
+    done.assert_success();
+    let out = done.stdout();
+    assert!(!out.contains(secret), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+    assert!(out.contains("secret             = [set]"), "{out}");
+    assert!(out.contains("postgres://app:***@db:5432/seckill"), "{out}");
+    for key in ["SECKILL_LISTEN", "SECKILL_DATA_DIR", "SECKILL_SECRET", "SECKILL_TIMEZONE", "SECKILL_RATE_LIMITS"] {
+        assert!(out.contains(key), "{key} listed: {out}");
+    }
+    assert!(done.stderr.is_empty(), "{:?}", done.stderr);
+    // Printing the configuration creates nothing.
+    assert!(!dir.path().join("secret").exists());
+}
+
+#[tokio::test]
+async fn serve_logs_its_bound_address_answers_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, base) = serve({
+        let mut c = seckill(dir.path());
+        c.arg("serve");
+        c
+    });
+    let port: u16 =
+        base.strip_prefix("http://127.0.0.1:").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{base}"));
+    assert_ne!(port, 0, "the bound port, not the configured 0");
+    assert!(
+        server.stderr.iter().any(|l| l.contains(&format!("sqlite://{}", dir.path().display()))),
+        "{:?}",
+        server.stderr
+    );
+    assert!(server.stderr.iter().any(|l| l.contains("INFO")), "logs go to stderr: {:?}", server.stderr);
+    assert!(!server.stderr.iter().any(|l| l.contains('\u{1b}')), "no colour codes into a pipe: {:?}", server.stderr);
+
+    assert_eq!(get(&base, "/healthz").await, (200, json!({"status": "ok"})));
+    assert_eq!(get(&base, "/readyz").await, (200, json!({"status": "ready"})));
+    assert!(dir.path().join("secret").is_file(), "the secret was generated into the data dir");
+
+    // SIGTERM (to our child, by its id) stops it cleanly with exit status 0.
+    let pid = server.child.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().expect("kill(1) runs");
+    assert!(sent.success());
+    let done = server.finish();
+    assert!(done.status.success(), "{:?}: {:?}", done.status, done.stderr);
+}
+
+#[tokio::test]
+async fn demo_prints_an_operator_password_that_works_and_a_sale_opening_in_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Running::start({
+        let mut c = seckill(dir.path());
+        c.arg("demo");
+        c
+    });
+    let status_url = demo.wait_for("the sale status URL", |l| match l {
+        Line::Out(l) => l.trim().strip_prefix("Sale status").map(|url| url.trim().to_owned()),
+        Line::Err(_) => None,
+    });
+    let password = demo.wait_for("the operator's password", |l| match l {
+        Line::Out(l) => {
+            l.trim().strip_prefix("Operator").and_then(|rest| rest.split(" / ").nth(1)).map(|p| p.trim().to_owned())
+        }
+        Line::Err(_) => None,
+    });
+    assert_eq!(password.len(), 16, "{password}");
+    let base = status_url.split("/api/").next().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:") && !base.ends_with(":0"), "{base}");
+    assert!(dir.path().join("demo").join("seckill.db").is_file(), "demo data lives under <data_dir>/demo");
+
+    let (status, body) = post(&base, "/api/admin/sessions", &json!({"username": "admin", "password": password})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, wrong) = post(&base, "/api/admin/sessions", &json!({"username": "admin", "password": "not-it"})).await;
+    assert_eq!(status, 401, "{wrong}");
+
+    let shopper = demo.wait_for("the shopper's password", |l| match l {
+        Line::Out(l) => l.trim().strip_prefix("Shopper").map(|rest| rest.trim().to_owned()),
+        Line::Err(_) => None,
+    });
+    let (name, shopper_password) = shopper.split_once(" / ").unwrap();
+    let (status, body) = post(&base, "/api/sessions", &json!({"username": name, "password": shopper_password})).await;
+    assert_eq!(status, 200, "the demo shopper signs in: {body}");
+
+    let path = status_url.strip_prefix(&base).unwrap();
+    let (_, time) = get(&base, "/api/time").await;
+    let (code, sale) = get(&base, path).await;
+    assert_eq!(code, 200, "{sale}");
+    assert_eq!(sale["state"], "upcoming", "{sale}");
+    let now: jiff::Timestamp = time["now"].as_str().unwrap().parse().unwrap();
+    let opens: jiff::Timestamp = sale["next_window_start"].as_str().unwrap().parse().unwrap();
+    let wait = opens.duration_since(now).as_secs_f64();
+    assert!((50.0..=70.0).contains(&wait), "opens {wait} s after /api/time: {sale}");
+    assert_eq!(sale["skus"].as_array().map(Vec::len), Some(2), "{sale}");
+
+    // Ctrl-C (SIGINT, to our child by its id) stops the demo cleanly.
+    let sent = Command::new("kill").args(["-INT", &demo.child.id().to_string()]).status().expect("kill(1) runs");
+    assert!(sent.success());
+    let done = demo.finish();
+    assert!(done.status.success(), "{:?}: {:?}", done.status, done.stderr);
+}
+
+#[tokio::test]
+async fn the_demo_moves_to_a_free_port_when_the_configured_one_is_busy() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Running::start({
+        let mut c = seckill(dir.path());
+        c.arg("demo").env("SECKILL_LISTEN", &addr);
+        c
+    });
+    demo.wait_for("the note about the busy port", |l| match l {
+        Line::Err(l) => l.contains(&addr).then_some(()).filter(|()| l.contains("busy")),
+        Line::Out(_) => None,
+    });
+    let status_url = demo.wait_for("the sale status URL", |l| match l {
+        Line::Out(l) => l.trim().strip_prefix("Sale status").map(|url| url.trim().to_owned()),
+        Line::Err(_) => None,
+    });
+    assert!(!status_url.contains(&addr), "{status_url}");
+    let (code, sale) = get(&status_url, "").await;
+    assert_eq!((code, sale["state"].as_str()), (200, Some("upcoming")), "{sale}");
+}
