@@ -209,7 +209,8 @@ CREATE TABLE reservations (
 
 -- Orders (seed: `tb_order`, `promotion_seckill_order`).
 -- `ticket` names the purchase attempt that won the stock: unique, so a redelivered order
--- message never makes a second order. One idempotency key of a user never makes two orders.
+-- message never makes a second order. One idempotency key of a user never makes two orders in
+-- an activity (keys are scoped like the request they guard, `POST /api/activities/{id}/orders`).
 -- The address is a snapshot: later edits of the user's addresses never move an order.
 -- Every status move is a conditional update on the current status (one winner per race).
 CREATE TABLE orders (
@@ -246,7 +247,8 @@ CREATE TABLE orders (
     CHECK (status NOT IN ('shipped', 'completed') OR shipped_at IS NOT NULL),
     CHECK (status <> 'completed' OR completed_at IS NOT NULL)
 );
-CREATE UNIQUE INDEX orders_idempotency ON orders (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX orders_idempotency ON orders (activity_id, user_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 -- A user's orders, newest first.
 CREATE INDEX orders_of_user ON orders (user_id, created_at DESC, id DESC);
 -- Live figures and admin lists per activity; a user's bought quantity at rebuild.

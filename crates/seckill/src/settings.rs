@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -82,6 +83,48 @@ pub const KEYS: &[Key] = &[
         meaning: "lifetime of login sessions",
     },
     Key {
+        name: "preheat_secs",
+        env: "SECKILL_PREHEAT_SECS",
+        default: "300",
+        meaning: "how long before its first window an activity's stock is loaded into memory",
+    },
+    Key {
+        name: "purchase_token_ttl_secs",
+        env: "SECKILL_PURCHASE_TOKEN_TTL_SECS",
+        default: "60",
+        meaning: "lifetime of a purchase token (the hidden path)",
+    },
+    Key {
+        name: "user_rate_limit",
+        env: "SECKILL_USER_RATE_LIMIT",
+        default: "10",
+        meaning: "rush requests per second per shopper (bursts of twice that)",
+    },
+    Key {
+        name: "ip_rate_limit",
+        env: "SECKILL_IP_RATE_LIMIT",
+        default: "200",
+        meaning: "rush requests per second per client address (bursts of twice that)",
+    },
+    Key {
+        name: "order_queue_capacity",
+        env: "SECKILL_ORDER_QUEUE_CAPACITY",
+        default: "8192",
+        meaning: "orders waiting for the writer at most; beyond, requests get 503 OVERLOADED",
+    },
+    Key {
+        name: "order_batch_max",
+        env: "SECKILL_ORDER_BATCH_MAX",
+        default: "512",
+        meaning: "orders per transaction at most",
+    },
+    Key {
+        name: "order_batch_window_ms",
+        env: "SECKILL_ORDER_BATCH_WINDOW_MS",
+        default: "0",
+        meaning: "how long a batch waits for more orders (0: none; batches fill while the previous one commits)",
+    },
+    Key {
         name: "sqlite_synchronous",
         env: "SECKILL_SQLITE_SYNCHRONOUS",
         default: "full",
@@ -127,6 +170,13 @@ pub struct Settings {
     pub rate_limits: bool,
     pub public_url: Option<String>,
     pub session_ttl: Duration,
+    pub preheat: Duration,
+    pub purchase_token_ttl: Duration,
+    pub user_rate_limit: NonZeroU32,
+    pub ip_rate_limit: NonZeroU32,
+    pub order_queue_capacity: usize,
+    pub order_batch_max: usize,
+    pub order_batch_window: Duration,
     pub sqlite_synchronous: Synchronous,
     pub password_hashing: PasswordCost,
     pub log: String,
@@ -261,6 +311,17 @@ impl Settings {
             Ok(s) if (60..=30 * 86_400).contains(&s) => Ok(Duration::from_secs(s)),
             _ => Err("expected seconds between 60 and 2592000".to_owned()),
         })?;
+        let preheat = parse(take("preheat_secs"), "preheat_secs", "300", |v| seconds(v, 0, 86_400))?;
+        let purchase_token_ttl =
+            parse(take("purchase_token_ttl_secs"), "purchase_token_ttl_secs", "60", |v| seconds(v, 5, 3_600))?;
+        let user_rate_limit = parse(take("user_rate_limit"), "user_rate_limit", "10", per_second)?;
+        let ip_rate_limit = parse(take("ip_rate_limit"), "ip_rate_limit", "200", per_second)?;
+        let order_queue_capacity =
+            parse(take("order_queue_capacity"), "order_queue_capacity", "8192", |v| number(v, 1, 1_000_000))?;
+        let order_batch_max = parse(take("order_batch_max"), "order_batch_max", "512", |v| number(v, 1, 10_000))?;
+        let order_batch_window = parse(take("order_batch_window_ms"), "order_batch_window_ms", "0", |v| {
+            number(v, 0, 1_000).map(|ms| Duration::from_millis(ms as u64))
+        })?;
         let sqlite_synchronous = parse(take("sqlite_synchronous"), "sqlite_synchronous", "full", |v| {
             match v.to_ascii_lowercase().as_str() {
                 "full" => Ok(Synchronous::Full),
@@ -292,6 +353,13 @@ impl Settings {
             rate_limits,
             public_url,
             session_ttl,
+            preheat,
+            purchase_token_ttl,
+            user_rate_limit,
+            ip_rate_limit,
+            order_queue_capacity,
+            order_batch_max,
+            order_batch_window,
             sqlite_synchronous,
             password_hashing,
             log,
@@ -440,6 +508,21 @@ fn shown<'a>(name: &str, value: &'a str) -> &'a str {
     if name == "secret" { "[redacted]" } else { value }
 }
 
+fn number(v: &str, min: usize, max: usize) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number between {min} and {max}")),
+    }
+}
+
+fn seconds(v: &str, min: usize, max: usize) -> Result<Duration, String> {
+    number(v, min, max).map(|s| Duration::from_secs(s as u64))
+}
+
+fn per_second(v: &str) -> Result<NonZeroU32, String> {
+    number(v, 1, 1_000_000).map(|n| NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN))
+}
+
 fn parse_toggle(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "on" | "true" | "1" | "yes" => Ok(true),
@@ -522,6 +605,9 @@ mod tests {
             ("SECKILL_REDIS_URL", "memcached://x", "expected redis://"),
             ("SECKILL_SESSION_TTL_SECS", "5", "between 60 and"),
             ("SECKILL_SQLITE_SYNCHRONOUS", "off", "expected full or normal"),
+            ("SECKILL_PREHEAT_SECS", "-1", "between 0 and 86400"),
+            ("SECKILL_USER_RATE_LIMIT", "0", "between 1 and"),
+            ("SECKILL_ORDER_BATCH_MAX", "lots", "whole number"),
             ("SECKILL_LOG_FORMAT", "xml", "expected text or json"),
             ("SECKILL_TYPO", "1", "SECKILL_TYPO is not a seckill setting"),
         ];

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use seckill_domain::activity::{Activity, ActivitySku};
 use seckill_domain::ids::SkuId;
-use seckill_domain::window::Phase;
+use seckill_domain::window::{Moment, Phase};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -71,7 +71,11 @@ impl SaleView {
 
 /// `activity` at `now` in zone `tz`, with stock from `stock`.
 pub fn sale_at(activity: &Activity, now: Timestamp, tz: &TimeZone, stock: &dyn StockLevels) -> SaleView {
-    let moment = activity.moment_at(now, tz);
+    sale_in(activity, activity.moment_at(now, tz), stock)
+}
+
+/// `activity` in the given `moment` (e.g. one cached by the snapshot), with stock from `stock`.
+pub fn sale_in(activity: &Activity, moment: Moment, stock: &dyn StockLevels) -> SaleView {
     let remaining: Vec<(SkuId, u32)> = activity.skus.iter().map(|s| (s.sku_id, stock.remaining(activity, s))).collect();
     let state = match moment.phase {
         Phase::Upcoming => ActivityState::Upcoming,

@@ -4,8 +4,11 @@
 //!   inside its transactions (a business "no" on the hot path is a
 //!   [`Rejection`](seckill_domain::rejection::Rejection) instead, never merged with this).
 //! - [`page`]: paging of long lists.
-//! - [`ports`]: the traits — [`Accounts`], [`Catalog`], [`Health`] — and [`Records`], the
-//!   bundle a backend hands to the server.
+//! - [`ports`]: the records' traits — [`Accounts`], [`Catalog`], [`Health`] — and
+//!   [`Records`], the bundle a backend hands to the server.
+//! - [`orders`]: [`Orders`](orders::Orders), the records' side of selling.
+//! - [`rush`]: the hot path's ports — [`StockGate`](rush::StockGate), the atomic reservation
+//!   in the hot state, and [`OrderQueue`](rush::OrderQueue), the hand-off to durable orders.
 //! - `conformance` (feature `conformance`): the behavioural suite every backend must pass,
 //!   instantiated by [`conformance_tests!`].
 //!
@@ -14,8 +17,10 @@
 //! passes the same suite; the server never knows which one it talks to.
 
 pub mod error;
+pub mod orders;
 pub mod page;
 pub mod ports;
+pub mod rush;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

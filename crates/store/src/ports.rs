@@ -12,6 +12,7 @@ use seckill_domain::slot::{NewTimeSlot, TimeSlot};
 use seckill_domain::user::{Address, Admin, NewAddress, NewUser, User, Username};
 
 use crate::error::StoreError;
+use crate::orders::Orders;
 use crate::page::{Page, Paged};
 
 /// An account with its stored password hash, for a login check.
@@ -160,6 +161,7 @@ pub trait Health: Send + Sync + 'static {
 pub struct Records {
     pub accounts: Arc<dyn Accounts>,
     pub catalog: Arc<dyn Catalog>,
+    pub orders: Arc<dyn Orders>,
     pub health: Arc<dyn Health>,
 }
 
@@ -171,7 +173,7 @@ impl std::fmt::Debug for Records {
 
 impl Records {
     /// Bundles one backend object that implements every port.
-    pub fn from_backend<B: Accounts + Catalog + Health>(backend: Arc<B>) -> Self {
-        Records { accounts: backend.clone(), catalog: backend.clone(), health: backend }
+    pub fn from_backend<B: Accounts + Catalog + Orders + Health>(backend: Arc<B>) -> Self {
+        Records { accounts: backend.clone(), catalog: backend.clone(), orders: backend.clone(), health: backend }
     }
 }

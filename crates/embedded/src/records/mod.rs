@@ -7,6 +7,8 @@
 //!   [`Catalog`](seckill_store::Catalog) impl, which hands slots and activities to:
 //! - `slots`: daily time slots and their overlap rule;
 //! - `activities`: activities, their slots and SKUs, and the cross-record rules;
+//! - `orders`: the group-commit batch write, orders, reservations, seckill tags, and the
+//!   figures the hot state is rebuilt from ([`Orders`](seckill_store::orders::Orders));
 //! - `rows`: rows as stored and their checked conversion into domain types;
 //! - `error`: SQLite errors in the ports' words.
 //!
@@ -21,6 +23,7 @@ mod activities;
 mod catalog;
 mod error;
 pub mod options;
+mod orders;
 mod rows;
 mod slots;
 

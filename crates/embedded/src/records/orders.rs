@@ -1,0 +1,343 @@
+//! Orders on SQLite: the group-commit batch write, reads by id and ticket, reservations, and
+//! the records' view of an activity that the hot state is rebuilt from.
+//!
+//! [`SqliteRecords::write_orders`] is the one place orders are born: in one `BEGIN IMMEDIATE`
+//! transaction it resolves every draft's address (it must be the user's own, and is copied into
+//! the order), raises `activity_skus.sold` once per SKU — guarded by `sold + n <= stock`, with
+//! the schema's `CHECK (sold <= stock)` behind it — and inserts the orders with multi-row
+//! statements. One commit, one fsync, for the whole batch.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use seckill_domain::Timestamp;
+use seckill_domain::ids::{ActivityId, OrderId, SkuId, Ticket, UserId};
+use seckill_domain::money::Money;
+use seckill_domain::order::{CancelReason, Order, OrderStatus, PayType};
+use seckill_domain::rejection::Rejection;
+use seckill_domain::user::AddressSnapshot;
+use seckill_store::StoreError;
+use seckill_store::orders::Orders;
+use seckill_store::rush::{HotActivity, HotHolding, HotSku, OrderDraft};
+
+use super::SqliteRecords;
+use super::error::{DbResult, corrupt};
+use super::rows::{AddressRow, count, id, id_list, millis, timestamp};
+
+/// Orders per multi-row `INSERT` (15 parameters each, far below SQLite's limit).
+const INSERT_CHUNK: usize = 64;
+
+/// The columns every order read selects, in [`OrderRow`]'s order (a macro, so queries stay
+/// `&'static str` through `concat!`).
+macro_rules! order_columns {
+    () => {
+        "id, ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents, status, pay_type, \
+         address_contact, address_phone, address_text, created_at, pay_deadline, paid_at, shipped_at, closed_at, \
+         cancel_reason, carrier, tracking_no"
+    };
+}
+
+/// A row of `orders`.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct OrderRow {
+    pub id: i64,
+    pub ticket: String,
+    pub activity_id: i64,
+    pub sku_id: i64,
+    pub user_id: i64,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    pub amount_cents: i64,
+    pub status: String,
+    pub pay_type: String,
+    pub address_contact: String,
+    pub address_phone: String,
+    pub address_text: String,
+    pub created_at: i64,
+    pub pay_deadline: i64,
+    pub paid_at: Option<i64>,
+    pub shipped_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub cancel_reason: Option<String>,
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
+}
+
+impl OrderRow {
+    pub fn into_order(self) -> DbResult<Order> {
+        let bad = |what: &str| corrupt(format!("order {} {what}", self.id));
+        let optional_time = |t: Option<i64>| t.map(timestamp).transpose();
+        Ok(Order {
+            id: id::<OrderId>(self.id)?,
+            ticket: self.ticket.parse::<Ticket>().map_err(|_| bad("ticket"))?,
+            activity_id: id(self.activity_id)?,
+            sku_id: id(self.sku_id)?,
+            user_id: id(self.user_id)?,
+            quantity: count(self.quantity)?,
+            unit_price: Money::from_cents(self.unit_price_cents),
+            amount: Money::from_cents(self.amount_cents),
+            status: self.status.parse::<OrderStatus>().map_err(|_| bad("status"))?,
+            pay_type: self.pay_type.parse::<PayType>().map_err(|_| bad("pay_type"))?,
+            address: AddressSnapshot {
+                contact: self.address_contact.clone(),
+                phone: self.address_phone.clone(),
+                text: self.address_text.clone(),
+            },
+            created_at: timestamp(self.created_at)?,
+            pay_deadline: timestamp(self.pay_deadline)?,
+            paid_at: optional_time(self.paid_at)?,
+            shipped_at: optional_time(self.shipped_at)?,
+            closed_at: optional_time(self.closed_at)?,
+            cancel_reason: self
+                .cancel_reason
+                .as_deref()
+                .map(|r| r.parse::<CancelReason>().map_err(|_| bad("cancel_reason")))
+                .transpose()?,
+            carrier: self.carrier.clone(),
+            tracking_no: self.tracking_no.clone(),
+        })
+    }
+}
+
+/// One holding row, for the hot state's rebuild.
+#[derive(Debug, sqlx::FromRow)]
+struct HoldingRow {
+    ticket: String,
+    sku_id: i64,
+    user_id: i64,
+    quantity: i64,
+    idempotency_key: Option<String>,
+}
+
+impl SqliteRecords {
+    /// Writes a batch of drafts in one transaction and answers each: the order, or why it was
+    /// not written (`UnknownAddress`: not one of the user's live addresses; `SoldOut`: the
+    /// records have no room for the SKU's units, which only happens if an operator lowered the
+    /// stock while orders were in flight). `Err` means nothing of the batch was written.
+    pub(crate) async fn write_orders(
+        &self,
+        drafts: &[OrderDraft],
+    ) -> Result<Vec<Result<Order, Rejection>>, StoreError> {
+        Ok(self.write_orders_inner(drafts).await?)
+    }
+
+    async fn write_orders_inner(&self, drafts: &[OrderDraft]) -> DbResult<Vec<Result<Order, Rejection>>> {
+        let mut answers: Vec<Option<Result<Order, Rejection>>> = vec![None; drafts.len()];
+        let mut tx = self.write().await?;
+
+        // 1. Addresses: each must be a live address of the draft's own user.
+        let addresses: Vec<AddressRow> = sqlx::query_as(
+            "SELECT id, user_id, contact, phone, province, city, district, detail, is_default FROM addresses
+             WHERE deleted = 0 AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(id_list(drafts.iter().map(|d| d.address_id.get())))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut snapshots: HashMap<(i64, i64), AddressSnapshot> = HashMap::new();
+        for row in addresses {
+            let a = row.into_address()?;
+            snapshots.insert((a.id.get(), a.user_id.get()), a.snapshot());
+        }
+        for (i, d) in drafts.iter().enumerate() {
+            if !snapshots.contains_key(&(d.address_id.get(), d.user_id.get())) {
+                answers[i] = Some(Err(Rejection::UnknownAddress));
+            }
+        }
+
+        // 2. `sold` once per SKU, never past `stock`.
+        let mut per_sku: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+        for (i, d) in drafts.iter().enumerate() {
+            if answers[i].is_none() {
+                *per_sku.entry((d.activity_id.get(), d.sku_id.get())).or_default() += i64::from(d.quantity);
+            }
+        }
+        for ((activity, sku), units) in per_sku {
+            let done = sqlx::query(
+                "UPDATE activity_skus SET sold = sold + ?1
+                 WHERE activity_id = ?2 AND sku_id = ?3 AND sold + ?1 <= stock",
+            )
+            .bind(units)
+            .bind(activity)
+            .bind(sku)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                for (i, d) in drafts.iter().enumerate() {
+                    if answers[i].is_none() && d.activity_id.get() == activity && d.sku_id.get() == sku {
+                        answers[i] = Some(Err(Rejection::SoldOut));
+                    }
+                }
+            }
+        }
+
+        // 3. The orders, many rows per statement.
+        let to_insert: Vec<usize> = (0..drafts.len()).filter(|i| answers[*i].is_none()).collect();
+        for chunk in to_insert.chunks(INSERT_CHUNK) {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, 'pending_payment', ?, ?, ?, ?, ?, ?, ?)"; chunk.len()];
+            let sql = format!(
+                "INSERT INTO orders (ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents, \
+                 idempotency_key, status, pay_type, address_contact, address_phone, address_text, created_at, \
+                 pay_deadline, updated_at) VALUES {} RETURNING {}",
+                values.join(", "),
+                order_columns!()
+            );
+            let mut query = sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(sql));
+            for &i in chunk {
+                let d = &drafts[i];
+                let address =
+                    snapshots.get(&(d.address_id.get(), d.user_id.get())).ok_or_else(|| corrupt("address"))?;
+                let amount = d.unit_price.times(d.quantity).map_err(|_| corrupt("order amount overflows"))?;
+                query = query
+                    .bind(d.ticket.to_string())
+                    .bind(d.activity_id.get())
+                    .bind(d.sku_id.get())
+                    .bind(d.user_id.get())
+                    .bind(i64::from(d.quantity))
+                    .bind(d.unit_price.cents())
+                    .bind(amount.cents())
+                    .bind(d.idempotency_key.clone())
+                    .bind(d.pay_type.as_str())
+                    .bind(address.contact.clone())
+                    .bind(address.phone.clone())
+                    .bind(address.text.clone())
+                    .bind(millis(d.created_at))
+                    .bind(millis(d.pay_deadline))
+                    .bind(millis(d.created_at));
+            }
+            let rows = query.fetch_all(&mut *tx).await?;
+            let mut by_ticket: HashMap<String, OrderRow> = rows.into_iter().map(|r| (r.ticket.clone(), r)).collect();
+            for &i in chunk {
+                let row = by_ticket.remove(&drafts[i].ticket.to_string()).ok_or_else(|| corrupt("inserted order"))?;
+                answers[i] = Some(Ok(row.into_order()?));
+            }
+        }
+        tx.commit().await?;
+        answers.into_iter().map(|a| a.ok_or_else(|| corrupt("unanswered draft"))).collect()
+    }
+}
+
+impl SqliteRecords {
+    async fn hot_activity_inner(&self, activity: ActivityId) -> DbResult<HotActivity> {
+        // One read transaction: one consistent snapshot of the activity and its orders.
+        let mut tx = self.read().await?;
+        let version: i64 = sqlx::query_scalar("SELECT version FROM activities WHERE id = ?")
+            .bind(activity.get())
+            .fetch_one(&mut *tx)
+            .await?;
+        let skus: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT sku_id, stock, sold FROM activity_skus WHERE activity_id = ? ORDER BY position")
+                .bind(activity.get())
+                .fetch_all(&mut *tx)
+                .await?;
+        let holdings: Vec<HoldingRow> = sqlx::query_as(
+            "SELECT ticket, sku_id, user_id, quantity, idempotency_key FROM orders
+             WHERE activity_id = ? AND status <> 'cancelled'",
+        )
+        .bind(activity.get())
+        .fetch_all(&mut *tx)
+        .await?;
+        let reserved: Vec<i64> = sqlx::query_scalar("SELECT user_id FROM reservations WHERE activity_id = ?")
+            .bind(activity.get())
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(HotActivity {
+            activity_id: activity,
+            version,
+            skus: skus
+                .into_iter()
+                .map(|(sku, stock, sold)| {
+                    Ok(HotSku { sku_id: id::<SkuId>(sku)?, stock: count(stock)?, sold: count(sold)? })
+                })
+                .collect::<DbResult<_>>()?,
+            holdings: holdings
+                .into_iter()
+                .map(|h| {
+                    Ok(HotHolding {
+                        ticket: h.ticket.parse::<Ticket>().map_err(|_| corrupt("order ticket"))?,
+                        sku_id: id(h.sku_id)?,
+                        user_id: id(h.user_id)?,
+                        quantity: count(h.quantity)?,
+                        idempotency_key: h.idempotency_key,
+                    })
+                })
+                .collect::<DbResult<_>>()?,
+            reserved: reserved.into_iter().map(id::<UserId>).collect::<DbResult<_>>()?,
+        })
+    }
+
+    async fn add_reservation_inner(&self, activity: ActivityId, user: UserId, now: Timestamp) -> DbResult<bool> {
+        let mut tx = self.write().await?;
+        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM activities WHERE id = ?")
+            .bind(activity.get())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound.into());
+        }
+        let done = sqlx::query(
+            "INSERT INTO reservations (activity_id, user_id, created_at) VALUES (?, ?, ?)
+             ON CONFLICT (activity_id, user_id) DO NOTHING",
+        )
+        .bind(activity.get())
+        .bind(user.get())
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sync_seckill_tags_inner(&self, tagged: &[SkuId]) -> DbResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "UPDATE skus SET seckill = (id IN (SELECT value FROM json_each(?1)))
+             WHERE seckill <> (id IN (SELECT value FROM json_each(?1)))",
+        )
+        .bind(id_list(tagged.iter().map(|s| s.get())))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn order_inner(&self, id: OrderId) -> DbResult<Order> {
+        let row: OrderRow = sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?"))
+            .bind(id.get())
+            .fetch_one(&mut *self.reader_conn().await?)
+            .await?;
+        row.into_order()
+    }
+
+    async fn order_by_ticket_inner(&self, ticket: Ticket) -> DbResult<Option<Order>> {
+        let row: Option<OrderRow> =
+            sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE ticket = ?"))
+                .bind(ticket.to_string())
+                .fetch_optional(&mut *self.reader_conn().await?)
+                .await?;
+        row.map(OrderRow::into_order).transpose()
+    }
+}
+
+#[async_trait]
+impl Orders for SqliteRecords {
+    async fn hot_activity(&self, activity: ActivityId) -> Result<HotActivity, StoreError> {
+        Ok(self.hot_activity_inner(activity).await?)
+    }
+
+    async fn add_reservation(&self, activity: ActivityId, user: UserId, now: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.add_reservation_inner(activity, user, now).await?)
+    }
+
+    async fn sync_seckill_tags(&self, tagged: &[SkuId]) -> Result<(), StoreError> {
+        Ok(self.sync_seckill_tags_inner(tagged).await?)
+    }
+
+    async fn order(&self, id: OrderId) -> Result<Order, StoreError> {
+        Ok(self.order_inner(id).await?)
+    }
+
+    async fn order_by_ticket(&self, ticket: Ticket) -> Result<Option<Order>, StoreError> {
+        Ok(self.order_by_ticket_inner(ticket).await?)
+    }
+}

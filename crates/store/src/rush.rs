@@ -1,0 +1,178 @@
+//! The ports of the rush: the hot state that takes stock atomically ([`StockGate`]) and the
+//! hand-off that turns a reservation into a durable order ([`OrderQueue`]).
+//!
+//! One purchase is two steps. [`StockGate::reserve`] checks the idempotency key, the user's
+//! quantity against `total_limit` and the stock, and takes the stock — atomically, in memory
+//! (embedded) or in one Lua script (cluster, which also appends the order message). Then
+//! [`OrderQueue::place`] hands the [`OrderDraft`] to the writer and answers once the order is
+//! committed (`Created`) or safely queued (`Queued`). A draft that cannot be written gives its
+//! hold back, exactly once, before the answer.
+
+use async_trait::async_trait;
+use seckill_domain::Timestamp;
+use seckill_domain::ids::{ActivityId, AddressId, SkuId, Ticket, UserId};
+use seckill_domain::money::Money;
+use seckill_domain::order::{Order, PayType};
+use seckill_domain::rejection::Rejection;
+
+use crate::error::StoreError;
+
+/// Longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 64;
+
+/// The records' view of one activity SKU, for (re)building the hot state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HotSku {
+    pub sku_id: SkuId,
+    /// Units put on sale.
+    pub stock: u32,
+    /// Units in non-cancelled orders.
+    pub sold: u32,
+}
+
+/// One non-cancelled order as the hot state remembers it: who holds how much of what, under
+/// which ticket and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotHolding {
+    pub ticket: Ticket,
+    pub sku_id: SkuId,
+    pub user_id: UserId,
+    pub quantity: u32,
+    pub idempotency_key: Option<String>,
+}
+
+/// Everything the hot state needs to serve one activity, read from the records: loaded at
+/// preheat and rebuilt at start-up. `remaining = stock − sold`; a user's bought quantity is
+/// the sum of their holdings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotActivity {
+    pub activity_id: ActivityId,
+    /// The records' `version` of the activity this was read at.
+    pub version: i64,
+    pub skus: Vec<HotSku>,
+    /// Non-cancelled orders.
+    pub holdings: Vec<HotHolding>,
+    /// Users who reserved (预约).
+    pub reserved: Vec<UserId>,
+}
+
+/// An order as the hot path asks for it, before it is written. Carries everything the writer
+/// needs, so the cluster shape can put it in the order message as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDraft {
+    pub ticket: Ticket,
+    pub activity_id: ActivityId,
+    pub sku_id: SkuId,
+    pub user_id: UserId,
+    pub quantity: u32,
+    pub unit_price: Money,
+    /// Resolved (and checked to be the user's) by the writer, which snapshots it into the order.
+    pub address_id: AddressId,
+    pub pay_type: PayType,
+    pub idempotency_key: Option<String>,
+    pub created_at: Timestamp,
+    pub pay_deadline: Timestamp,
+}
+
+/// What [`StockGate::reserve`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Stock was taken for this new ticket; place the draft.
+    New(Ticket),
+    /// The idempotency key already won under this ticket: answer what that request got.
+    Replay(Ticket),
+}
+
+/// Units to give back: a cancelled order's, or a reservation whose order could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockReturn {
+    pub ticket: Ticket,
+    pub activity_id: ActivityId,
+    pub sku_id: SkuId,
+    pub user_id: UserId,
+    pub quantity: u32,
+}
+
+/// Why units go back, which decides what happens to the idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReturnReason {
+    /// The order existed and was cancelled: the key keeps answering with that order.
+    Cancelled,
+    /// No order was written: the request stored nothing, so its key is forgotten and a retry
+    /// simply asks again.
+    NotWritten,
+}
+
+/// The hot state: remaining stock per SKU, bought quantity per user, idempotency keys,
+/// reservations, sold-out flags. Every method is safe under any concurrency; `reserve` never
+/// takes more than `stock` and never lets a user pass `total_limit`.
+#[async_trait]
+pub trait StockGate: Send + Sync + 'static {
+    /// Loads an activity, or reloads it after a change: stock figures follow the records
+    /// (more stock is on sale at once), reservations are merged, and the live counters of
+    /// units taken and bought are kept (they include orders still being written).
+    async fn load(&self, hot: &HotActivity) -> Result<(), StoreError>;
+
+    /// Forgets an activity (it has ended).
+    async fn unload(&self, activity: ActivityId) -> Result<(), StoreError>;
+
+    /// Whether the activity is loaded, and at which records version.
+    fn loaded_version(&self, activity: ActivityId) -> Option<i64>;
+
+    /// The one atomic step: replay a known idempotency key, else check the user's quantity
+    /// against `total_limit` (`LimitExceeded`) and the stock (`SoldOut`), then take both.
+    /// `UnknownSku` if the SKU is not loaded for the activity; `Unavailable` if the activity is
+    /// not loaded at all.
+    async fn reserve(&self, draft: &OrderDraft, total_limit: u32) -> Result<Result<Hold, Rejection>, StoreError>;
+
+    /// Gives units back, exactly once per ticket: `true` if this call gave them back, `false`
+    /// if that ticket's units were already returned (or never held).
+    async fn release(&self, ret: &StockReturn, reason: ReturnReason) -> Result<bool, StoreError>;
+
+    /// Units left of a SKU, from memory (`None` if the activity is not loaded). Never a
+    /// round trip on the embedded shape; a local cache on the cluster shape.
+    fn remaining(&self, activity: ActivityId, sku: SkuId) -> Option<u32>;
+
+    /// Whether the user reserved the activity, from memory (`false` if not loaded).
+    fn is_reserved(&self, activity: ActivityId, user: UserId) -> bool;
+
+    /// Records a reservation made after the activity was loaded.
+    async fn add_reservation(&self, activity: ActivityId, user: UserId) -> Result<(), StoreError>;
+}
+
+/// How a reservation ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// The order is durably stored.
+    Created(Box<Order>),
+    /// The order is safely queued and will be written (poll its ticket).
+    Queued(Ticket),
+    /// The order was not written and its hold was given back (`UnknownAddress`, `SoldOut`
+    /// when the records disagree with the hot state, `Overloaded` when the queue is full or a
+    /// write failed).
+    Rejected(Rejection),
+}
+
+/// The hand-off from a reservation to a durable order.
+#[async_trait]
+pub trait OrderQueue: Send + Sync + 'static {
+    /// Places the order of a reservation that won its hold. Whatever the outcome, the hold is
+    /// either in an order or given back when this returns.
+    async fn place(&self, draft: OrderDraft) -> Result<Placement, StoreError>;
+
+    /// The outcome of an earlier reservation, by ticket: for idempotent replays and ticket
+    /// polling. `Ok(None)` if the ticket is unknown.
+    async fn outcome(&self, ticket: Ticket) -> Result<Option<Placement>, StoreError>;
+}
+
+impl From<&OrderDraft> for StockReturn {
+    fn from(d: &OrderDraft) -> Self {
+        StockReturn {
+            ticket: d.ticket,
+            activity_id: d.activity_id,
+            sku_id: d.sku_id,
+            user_id: d.user_id,
+            quantity: d.quantity,
+        }
+    }
+}
