@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use seckill_domain::clock::SharedClock;
-use seckill_embedded::{SqliteOptions, SqliteRecords};
-use seckill_server::{AppState, ServerConfig};
+use seckill_embedded::{MemoryStockGate, OrderWriter, SqliteOptions, SqliteRecords, WriterOptions, WriterTask};
+use seckill_server::rush::limits::Rate;
+use seckill_server::rush::preheat::Preheater;
+use seckill_server::{AppState, RushConfig, RushPorts, ServerConfig};
 use seckill_store::Records;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -64,19 +66,37 @@ impl OpenedRecords {
         Ok(self.backend.applied_migrations().await?)
     }
 
+    /// The hot state and the order hand-off of the embedded shape over these records, and the
+    /// writer task to run.
+    fn rush(&self, settings: &Settings) -> (RushPorts, Arc<MemoryStockGate>, WriterTask) {
+        let gate = Arc::new(MemoryStockGate::new());
+        let options = WriterOptions {
+            queue_capacity: settings.order_queue_capacity,
+            max_batch: settings.order_batch_max,
+            batch_window: settings.order_batch_window,
+        };
+        let (writer, task) = OrderWriter::new(self.backend.clone(), gate.clone(), options);
+        (RushPorts { gate: gate.clone(), queue: Arc::new(writer) }, gate, task)
+    }
+
     /// Closes every connection, so the files can be reopened or removed.
     pub async fn close(&self) {
         self.backend.close().await;
     }
 }
 
-/// A running server.
+/// A running server: the HTTP listener, the order writer and the preheater, over the records.
 pub struct Server {
     addr: SocketAddr,
     base_url: String,
     records: OpenedRecords,
+    gate: Arc<MemoryStockGate>,
+    preheater: Arc<Preheater>,
     shutdown: CancellationToken,
+    workers: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
+    writer: JoinHandle<()>,
+    preheating: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -86,12 +106,14 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Opens the records, binds `settings.listen` and starts serving with `clock` as "now".
+    /// Opens the records, loads what is live into memory (so a restart resumes exactly where it
+    /// was), binds `settings.listen` and starts serving with `clock` as "now".
     pub async fn start(settings: &Settings, clock: SharedClock) -> anyhow::Result<Server> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create the data dir {}", settings.data_dir.display()))?;
         let secret = settings.resolve_secret()?;
         let records = OpenedRecords::open(settings).await?;
+        let (ports, gate, writer_task) = records.rush(settings);
         let config = ServerConfig {
             tz: settings.timezone.clone(),
             secret,
@@ -99,23 +121,56 @@ impl Server {
             password_cost: settings.password_hashing,
             secure_cookies: settings.secure_cookies(),
             rate_limits: settings.rate_limits,
+            rush: RushConfig {
+                preheat: settings.preheat,
+                purchase_token_ttl: settings.purchase_token_ttl,
+                user_rate: Rate { per_sec: settings.user_rate_limit },
+                ip_rate: Rate { per_sec: settings.ip_rate_limit },
+            },
         };
-        let state = AppState::new(records.records.clone(), clock, config);
+        let state = AppState::new(records.records.clone(), ports, clock, config);
+        let preheater = state.preheater();
+        let workers = CancellationToken::new();
+        let writer = tokio::spawn(writer_task.run_until_stopped(workers.clone()));
+        // The hot state is rebuilt from the records before the first request is accepted.
+        if let Err(e) = preheater.try_step().await {
+            workers.cancel();
+            let _ = writer.await;
+            records.close().await;
+            return Err(e).context("cannot load the live activities from the records");
+        }
         let listener = match TcpListener::bind(settings.listen).await {
             Ok(l) => l,
             Err(e) => {
+                workers.cancel();
+                let _ = writer.await;
                 records.close().await;
                 return Err(e).with_context(|| format!("cannot listen on {} (SECKILL_LISTEN)", settings.listen));
             }
         };
         let addr = listener.local_addr().context("the listener has no local address")?;
+        let preheating = tokio::spawn({
+            let (preheater, stop) = (preheater.clone(), workers.clone());
+            async move { preheater.run_until_stopped(stop).await }
+        });
         let shutdown = CancellationToken::new();
         let app = seckill_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(
             axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
         );
         tracing::info!(%addr, records = %settings.database_display(), "seckill is serving");
-        Ok(Server { addr, base_url: settings.base_url(addr), records, shutdown, task })
+        Ok(Server {
+            addr,
+            base_url: settings.base_url(addr),
+            records,
+            gate,
+            preheater,
+            shutdown,
+            workers,
+            task,
+            writer,
+            preheating,
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -133,6 +188,16 @@ impl Server {
         &self.records.records
     }
 
+    /// The in-process hot state, for checking invariants in tests.
+    pub fn hot_state(&self) -> &MemoryStockGate {
+        &self.gate
+    }
+
+    /// The scheduler of activities' lifecycles; tests run its steps after moving the clock.
+    pub fn preheater(&self) -> &Preheater {
+        &self.preheater
+    }
+
     /// Serves until `stop` resolves (a signal, say), then stops gracefully.
     pub async fn run_until(mut self, stop: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let ended_by_itself = tokio::select! {
@@ -142,7 +207,7 @@ impl Server {
         match ended_by_itself {
             None => self.stop().await,
             Some(r) => {
-                self.records.close().await;
+                self.stop_workers().await;
                 match r {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err(e)) => Err(e).context("the server stopped"),
@@ -152,7 +217,8 @@ impl Server {
         }
     }
 
-    /// Stops accepting, waits up to 10 s for requests in flight, closes the records.
+    /// Stops accepting, waits up to 10 s for requests in flight (their orders are written),
+    /// then writes whatever the writer still holds, stops the preheater and closes the records.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         let result = match tokio::time::timeout(STOP_GRACE, &mut self.task).await {
@@ -164,7 +230,17 @@ impl Server {
                 Ok(())
             }
         };
-        self.records.close().await;
+        self.stop_workers().await;
         result
+    }
+
+    async fn stop_workers(self) {
+        // The writer drains its queue before it returns: every accepted order is written.
+        self.workers.cancel();
+        if let Err(e) = self.writer.await {
+            tracing::error!(error = %e, "the order writer failed");
+        }
+        let _ = self.preheating.await;
+        self.records.close().await;
     }
 }

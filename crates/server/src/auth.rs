@@ -469,6 +469,7 @@ mod tests {
             password_cost: PasswordCost::FastInsecureForTests,
             secure_cookies: secure,
             rate_limits,
+            rush: crate::RushConfig::default(),
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! [`app`] merges three routers over one [`AppState`]:
 //! - the public API ([`api`]): probes and operations, shoppers' accounts, the catalog of
-//!   activities (later: the rush — reservations, purchase tokens, orders);
+//!   activities, and the rush ([`rush`]: reservations, purchase tokens, orders, tickets, the
+//!   live status);
 //! - the operators' API ([`admin`]) behind an admin-token `route_layer`;
 //! - the pages ([`pages`], a later issue).
 //!
@@ -24,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod pages;
+pub mod rush;
 pub mod sale;
 pub mod state;
 pub mod telemetry;
@@ -40,6 +42,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 pub use auth::PasswordCost;
+pub use rush::{RushConfig, RushPorts};
 pub use state::{AppState, ServerConfig};
 pub use telemetry::metrics_handle;
 
@@ -182,6 +185,7 @@ mod tests {
             password_cost: PasswordCost::FastInsecureForTests,
             secure_cookies: false,
             rate_limits: true,
+            rush: RushConfig::default(),
         };
         let clock = std::sync::Arc::new(seckill_domain::clock::SystemClock);
         let _ = routes(auth::Auth::new(&config, clock));

@@ -26,6 +26,7 @@ use crate::state::AppState;
         (name = "ops", description = "probes, metrics, clock, this document"),
         (name = "accounts", description = "shoppers: registration, sessions, addresses"),
         (name = "activities", description = "the public catalog of seckill activities"),
+        (name = "rush", description = "the sale itself: reservations, purchase tokens, orders, tickets"),
         (name = "admin", description = "operators (admin token required, except signing in)"),
     ),
     components(schemas(ErrorBody, ErrorDetail))
@@ -75,7 +76,9 @@ fn describe_security(doc: &mut utoipa::openapi::OpenApi) {
         .add_security_scheme("admin_cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(ADMIN_COOKIE))));
     let no_scopes = Vec::<String>::new;
     for (path, item) in doc.paths.paths.iter_mut() {
-        let cookie = if path.starts_with("/api/me") {
+        let rush = path.starts_with("/api/activities/")
+            && (path.ends_with("/orders") || path.ends_with("/purchase-token") || path.ends_with("/reservations"));
+        let cookie = if path.starts_with("/api/me") || path.starts_with("/api/tickets") || rush {
             "shopper_cookie"
         } else if path.starts_with("/api/admin/") && path != "/api/admin/sessions" {
             "admin_cookie"
@@ -114,6 +117,10 @@ mod tests {
         ("get", "/api/activities"),
         ("get", "/api/activities/{id}"),
         ("get", "/api/activities/{id}/status"),
+        ("post", "/api/activities/{id}/reservations"),
+        ("post", "/api/activities/{id}/purchase-token"),
+        ("post", "/api/activities/{id}/orders"),
+        ("get", "/api/tickets/{ticket}"),
         ("post", "/api/admin/sessions"),
         ("delete", "/api/admin/sessions"),
         ("get", "/api/admin/session"),

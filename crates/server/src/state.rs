@@ -13,7 +13,9 @@ use seckill_domain::clock::SharedClock;
 use seckill_store::Records;
 
 use crate::auth::{Auth, PasswordCost};
-use crate::sale::{RecordedStock, StockLevels};
+use crate::rush::preheat::Preheater;
+use crate::rush::{Rush, RushConfig, RushPorts};
+use crate::sale::StockLevels;
 
 /// How the server behaves; built once by the binary from its settings.
 #[derive(Clone)]
@@ -30,6 +32,8 @@ pub struct ServerConfig {
     pub secure_cookies: bool,
     /// Per-user and per-IP limits, login throttling included (`SECKILL_RATE_LIMITS`).
     pub rate_limits: bool,
+    /// Preheat horizon, purchase-token lifetime, the rush's budgets.
+    pub rush: RushConfig,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -41,6 +45,7 @@ impl fmt::Debug for ServerConfig {
             .field("password_cost", &self.password_cost)
             .field("secure_cookies", &self.secure_cookies)
             .field("rate_limits", &self.rate_limits)
+            .field("rush", &self.rush)
             .finish()
     }
 }
@@ -53,13 +58,33 @@ pub struct AppState {
     pub(crate) tz: TimeZone,
     pub(crate) auth: Auth,
     pub(crate) stock: Arc<dyn StockLevels>,
+    pub(crate) rush: Rush,
+    pub(crate) preheater: Arc<Preheater>,
 }
 
 impl AppState {
-    /// The state of one server over `records`, asking `clock` for the time.
-    pub fn new(records: Records, clock: SharedClock, config: ServerConfig) -> Self {
+    /// The state of one server over `records`, selling through `ports` (the hot state and the
+    /// order hand-off of the configured shape), asking `clock` for the time.
+    pub fn new(records: Records, ports: RushPorts, clock: SharedClock, config: ServerConfig) -> Self {
         let auth = Auth::new(&config, clock.clone());
-        AppState { records, clock, tz: config.tz, auth, stock: Arc::new(RecordedStock) }
+        let rush = Rush::new(ports, &config.secret, clock.clone(), config.tz.clone(), config.rate_limits, config.rush);
+        let preheater = Arc::new(Preheater::new(rush.clone(), records.clone()));
+        AppState { records, clock, tz: config.tz, auth, stock: Arc::new(rush.clone()), rush, preheater }
+    }
+
+    /// The scheduler of activities' lifecycles: run a step before serving, then keep it
+    /// running (`run_until_stopped`).
+    pub fn preheater(&self) -> Arc<Preheater> {
+        self.preheater.clone()
+    }
+
+    /// Brings the hot path's view up to date after an operator's change, so the change holds
+    /// when the answer leaves. A failed step is logged; the running preheater retries within
+    /// a second.
+    pub(crate) async fn refresh_sale(&self) {
+        if let Err(e) = self.preheater.try_step().await {
+            tracing::warn!(error = %e, "refreshing the sale after a change failed; the preheater retries");
+        }
     }
 
     /// Now, from the injected clock.
@@ -77,6 +102,12 @@ impl FromRef<AppState> for Auth {
 impl FromRef<AppState> for Records {
     fn from_ref(state: &AppState) -> Self {
         state.records.clone()
+    }
+}
+
+impl FromRef<AppState> for Rush {
+    fn from_ref(state: &AppState) -> Self {
+        state.rush.clone()
     }
 }
 

@@ -226,6 +226,18 @@ impl TestApp {
         self.server = Some(server);
     }
 
+    /// Runs one preheat step now (load what entered the preheat horizon, republish the
+    /// snapshot, unload what ended): call it after moving the clock instead of waiting.
+    pub async fn preheat(&self) {
+        let server = self.server.as_ref().unwrap_or_else(|| panic!("the server is stopped"));
+        server.preheater().try_step().await.unwrap_or_else(|e| panic!("preheat step: {e}"));
+    }
+
+    /// The in-process hot state, for checking invariants against the records.
+    pub fn hot_state(&self) -> &seckill_embedded::MemoryStockGate {
+        self.server.as_ref().map(Server::hot_state).unwrap_or_else(|| panic!("the server is stopped"))
+    }
+
     /// Stops the server.
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {

@@ -235,6 +235,7 @@ pub async fn create(
     let new = checked(&state, &body).await?;
     let activity = state.records.catalog.create_activity(&new, state.now()).await?;
     tracing::info!(activity_id = %activity.id, "activity created");
+    state.refresh_sale().await;
     Ok((StatusCode::CREATED, Json(view(&state, activity).await?)))
 }
 
@@ -302,6 +303,7 @@ pub async fn update(
     let activity =
         state.records.catalog.update_activity(id, &new, state.now()).await.or_not_found(|| format!("activity {id}"))?;
     tracing::info!(version = activity.version, "activity updated");
+    state.refresh_sale().await;
     Ok(Json(view(&state, activity).await?))
 }
 
@@ -313,6 +315,7 @@ async fn switch(state: &AppState, id: ActivityId, enabled: bool) -> Result<Json<
         .await
         .or_not_found(|| format!("activity {id}"))?;
     tracing::info!(enabled, "activity switched");
+    state.refresh_sale().await;
     Ok(Json(view(state, activity).await?))
 }
 

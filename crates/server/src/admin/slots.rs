@@ -84,6 +84,7 @@ pub async fn update(
         .update_slot(id, &body.parse()?, state.now())
         .await
         .or_not_found(|| format!("time slot {id}"))?;
+    state.refresh_sale().await;
     Ok(Json(slot.into()))
 }
 
@@ -98,5 +99,6 @@ pub async fn update(
 #[tracing::instrument(skip_all, fields(slot_id = %id))]
 pub async fn delete(State(state): State<AppState>, PathId(id): PathId<SlotId>) -> Result<StatusCode, AppError> {
     state.records.catalog.delete_slot(id, state.now()).await.or_not_found(|| format!("time slot {id}"))?;
+    state.refresh_sale().await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,8 +5,6 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use jiff::Timestamp;
 use seckill_domain::activity::Activity;
 use seckill_domain::catalog::Product;
@@ -302,58 +300,6 @@ pub async fn detail(
         next_window_start: view.next_window_start,
         window_end: view.window_end,
     }))
-}
-
-/// Units left of one SKU.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SkuStatus {
-    pub sku_id: i64,
-    pub remaining: u32,
-    pub sold_out: bool,
-}
-
-/// The live bits of a detail page.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActivityStatus {
-    #[schema(value_type = String, format = DateTime)]
-    pub now: Timestamp,
-    pub state: ActivityState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub next_window_start: Option<Timestamp>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub window_end: Option<Timestamp>,
-    pub skus: Vec<SkuStatus>,
-}
-
-/// `GET /api/activities/{id}/status`: state, window bounds and units left; cacheable for 1 s.
-#[utoipa::path(get, path = "/api/activities/{id}/status", operation_id = "activities_status", tag = "activities",
-    params(("id" = i64, Path, description = "activity id")),
-    responses(
-        (status = 200, description = "the live status", body = ActivityStatus),
-        (status = 404, description = "NOT_FOUND", body = ErrorBody),
-    ))]
-#[tracing::instrument(skip_all, fields(activity_id = %id))]
-pub async fn status(
-    State(state): State<AppState>,
-    PathId(id): PathId<ActivityId>,
-) -> Result<impl IntoResponse, AppError> {
-    let activity = state.records.catalog.activity(id).await.or_not_found(|| format!("activity {id}"))?;
-    let now = state.now();
-    let view = sale_at(&activity, now, &state.tz, &*state.stock);
-    let body = ActivityStatus {
-        now,
-        state: view.state,
-        next_window_start: view.next_window_start,
-        window_end: view.window_end,
-        skus: view
-            .remaining
-            .iter()
-            .map(|(sku, n)| SkuStatus { sku_id: sku.get(), remaining: *n, sold_out: *n == 0 })
-            .collect(),
-    };
-    Ok(([(header::CACHE_CONTROL, "public, max-age=1")], Json(body)))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
-//! The public API: probes and operations, shoppers' accounts, and the catalog of activities as
-//! shoppers see it. Later issues add the rush (reservations, purchase tokens, orders) here.
+//! The public API: probes and operations, shoppers' accounts, the catalog of activities as
+//! shoppers see it, and the rush endpoints of [`crate::rush::handlers`].
 
 pub mod accounts;
 pub mod activities;
@@ -27,5 +27,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(slots::today))
         .routes(routes!(activities::list))
         .routes(routes!(activities::detail))
-        .routes(routes!(activities::status))
+        .routes(routes!(crate::rush::handlers::status))
+        .routes(routes!(crate::rush::handlers::purchase_token))
+        .routes(routes!(crate::rush::handlers::place_order))
+        .routes(routes!(crate::rush::handlers::reserve))
+        .routes(routes!(crate::rush::handlers::ticket))
 }

@@ -23,8 +23,8 @@ use seckill_domain::rejection::Rejection;
 use seckill_domain::token::{Audience, Claims};
 use seckill_domain::validation::FieldErrors;
 use seckill_domain::window::Phase;
-use seckill_store::rush::{Hold, MAX_IDEMPOTENCY_KEY_LEN, OrderDraft, Placement};
 use seckill_store::Records;
+use seckill_store::rush::{Hold, MAX_IDEMPOTENCY_KEY_LEN, OrderDraft, Placement};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -262,7 +262,8 @@ fn answer(placement: Placement) -> Result<Response, AppError> {
             Ok((StatusCode::CREATED, Json(OrderCreated { order: OrderView::from(*order) })).into_response())
         }
         Placement::Queued(ticket) => {
-            Ok((StatusCode::ACCEPTED, Json(OrderQueued { ticket: ticket.to_string(), status: "queued" })).into_response())
+            Ok((StatusCode::ACCEPTED, Json(OrderQueued { ticket: ticket.to_string(), status: "queued" }))
+                .into_response())
         }
         Placement::Rejected(r) => Err(reject(r)),
     }
@@ -456,11 +457,13 @@ pub async fn reserve(
         Phase::Disabled => return Err(reject(Rejection::Disabled)),
         Phase::Running | Phase::Paused | Phase::Ended => return Err(reject(Rejection::ReservationClosed)),
     }
-    let created = records.orders.add_reservation(id, shopper.id, rush.now()).await.or_not_found(|| format!("activity {id}"))?;
+    let created =
+        records.orders.add_reservation(id, shopper.id, rush.now()).await.or_not_found(|| format!("activity {id}"))?;
     // Preheated already? Then the hot state learns it now; otherwise the preheat loads it.
     rush.gate().add_reservation(id, shopper.id).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(ReservationView { activity_id: id.get(), user_id: shopper.id.get(), reserved: true })).into_response())
+    Ok((status, Json(ReservationView { activity_id: id.get(), user_id: shopper.id.get(), reserved: true }))
+        .into_response())
 }
 
 /// What became of a ticket.
@@ -496,11 +499,9 @@ pub async fn ticket(
             Ok(Json(TicketView { status: "created", order_id: Some(order.id.get()), error: None }))
         }
         Some(Placement::Queued(_)) => Ok(Json(TicketView { status: "queued", order_id: None, error: None })),
-        Some(Placement::Rejected(r)) => Ok(Json(TicketView {
-            status: "rejected",
-            order_id: None,
-            error: Some(AppError::from(r).body().error),
-        })),
+        Some(Placement::Rejected(r)) => {
+            Ok(Json(TicketView { status: "rejected", order_id: None, error: Some(AppError::from(r).body().error) }))
+        }
         _ => Err(not_found()),
     }
 }

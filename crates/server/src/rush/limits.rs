@@ -49,7 +49,7 @@ impl RateLimits {
         let Some((by_user, by_ip)) = &self.limiters else { return Ok(()) };
         // Now and then, forget keys whose buckets are full again: memory follows active
         // clients, not every client ever seen.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 65_536 == 0
+        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(65_536)
             && (by_user.len() > FORGET_AFTER_KEYS || by_ip.len() > FORGET_AFTER_KEYS)
         {
             by_user.retain_recent();
