@@ -207,8 +207,10 @@ impl StockGate for MemoryStockGate {
         {
             return Ok(Ok(Hold::Replay(t)));
         }
-        // The sold-out short-circuit: memory only, no shard lock.
-        if sku.remaining() < draft.quantity {
+        // The sold-out short-circuit: memory only, no shard lock. Not for a keyed request: its
+        // twin may be winning the key (and the last unit) right now, and then this one must
+        // replay that win — which only the check under the shard lock below can see.
+        if key.is_none() && sku.remaining() < draft.quantity {
             return Ok(Err(Rejection::SoldOut));
         }
         // The user's shard lock is held from here to the end of the step (no await inside).

@@ -2,21 +2,17 @@
 //! `config`, `serve` and `demo`, each as a child process over a temp data dir with
 //! `SECKILL_*` variables only (the test's own environment is not inherited).
 //!
-//! Children are wrapped in [`Running`], which kills them on drop, so a failing test never leaves
-//! a server behind; their output is read line by line until the expected line, with a bound.
+//! Children are wrapped in the testkit's [`Running`], which kills them on drop, so a failing test
+//! never leaves a server behind; their output is read line by line until the expected line, with
+//! a bound.
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
+use seckill_testkit::process::{Finished, Line, Running};
 use serde_json::{Value, json};
-
-/// How long any child gets to print what a test waits for, or to exit.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// `seckill` with a clean environment: the data dir, a free loopback port, cheap passwords.
 fn seckill(data_dir: &Path) -> Command {
@@ -31,131 +27,6 @@ fn seckill(data_dir: &Path) -> Command {
     c
 }
 
-/// One line of a child's output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Line {
-    Out(String),
-    Err(String),
-}
-
-/// A child process, killed (and reaped) on drop, whose output arrives line by line.
-struct Running {
-    child: Child,
-    lines: Receiver<Option<Line>>,
-    open_pipes: usize,
-    stdout: Vec<String>,
-    stderr: Vec<String>,
-}
-
-fn forward(pipe: impl Read + Send + 'static, tx: Sender<Option<Line>>, wrap: fn(String) -> Line) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            if tx.send(Some(wrap(line))).is_err() {
-                return;
-            }
-        }
-        let _ = tx.send(None);
-    });
-}
-
-impl Running {
-    fn start(mut command: Command) -> Running {
-        let mut child = command.spawn().expect("the seckill binary starts");
-        let (tx, lines) = channel();
-        forward(child.stdout.take().unwrap(), tx.clone(), Line::Out);
-        forward(child.stderr.take().unwrap(), tx, Line::Err);
-        Running { child, lines, open_pipes: 2, stdout: Vec::new(), stderr: Vec::new() }
-    }
-
-    /// The next line, or `None` once both pipes are closed; panics after [`PATIENCE`].
-    fn next_line(&mut self, deadline: Instant) -> Option<Line> {
-        while self.open_pipes > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(Some(line)) => {
-                    match &line {
-                        Line::Out(l) => self.stdout.push(l.clone()),
-                        Line::Err(l) => self.stderr.push(l.clone()),
-                    }
-                    return Some(line);
-                }
-                Ok(None) => self.open_pipes -= 1,
-                Err(RecvTimeoutError::Disconnected) => self.open_pipes = 0,
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("no output within {PATIENCE:?}; stdout {:?}, stderr {:?}", self.stdout, self.stderr)
-                }
-            }
-        }
-        None
-    }
-
-    /// Reads until a line `pick` accepts and returns what it picked.
-    fn wait_for<T>(&mut self, what: &str, pick: impl Fn(&Line) -> Option<T>) -> T {
-        let deadline = Instant::now() + PATIENCE;
-        while let Some(line) = self.next_line(deadline) {
-            if let Some(found) = pick(&line) {
-                return found;
-            }
-        }
-        panic!("the output ended without {what}; stdout {:?}, stderr {:?}", self.stdout, self.stderr)
-    }
-
-    /// Reads everything until the child closes its output, then its exit status.
-    fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + PATIENCE;
-        while self.next_line(deadline).is_some() {}
-        // Both pipes are closed: the child has exited or is about to.
-        let status = self.child.wait().expect("wait for seckill");
-        Finished { status, stdout: std::mem::take(&mut self.stdout), stderr: std::mem::take(&mut self.stderr) }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Ours, by its id: never leave a server running after a test, passed or failed.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A child that has exited.
-#[derive(Debug)]
-struct Finished {
-    status: ExitStatus,
-    stdout: Vec<String>,
-    stderr: Vec<String>,
-}
-
-impl Finished {
-    fn stdout(&self) -> String {
-        self.stdout.join("\n")
-    }
-
-    #[track_caller]
-    fn assert_success(&self) -> &Self {
-        assert!(self.status.success(), "{:?}: stdout {:?}, stderr {:?}", self.status, self.stdout, self.stderr);
-        self
-    }
-
-    /// Exited non-zero with exactly one line on stderr, which is returned.
-    #[track_caller]
-    fn one_line_failure(&self) -> &str {
-        assert!(!self.status.success(), "expected a failure; stdout {:?}", self.stdout);
-        assert_eq!(self.stderr.len(), 1, "exactly one line on stderr: {:?}", self.stderr);
-        self.failure()
-    }
-
-    /// Exited non-zero; its one `seckill: …` line on stderr (logs may precede it), returned.
-    #[track_caller]
-    fn failure(&self) -> &str {
-        assert!(!self.status.success(), "expected a failure; stdout {:?}", self.stdout);
-        let errors: Vec<&String> = self.stderr.iter().filter(|l| l.starts_with("seckill: ")).collect();
-        assert_eq!(errors.len(), 1, "one error line: {:?}", self.stderr);
-        assert_eq!(self.stderr.last(), Some(errors[0]), "the error is the last word: {:?}", self.stderr);
-        errors[0]
-    }
-}
-
 /// Runs `seckill args…` over `data_dir` with extra `env` to completion.
 fn run(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Finished {
     let mut c = seckill(data_dir);
@@ -166,12 +37,7 @@ fn run(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Finished {
 /// `seckill serve` (or `demo`) started, with the base URL it reports.
 fn serve(command: Command) -> (Running, String) {
     let mut child = Running::start(command);
-    let base = child.wait_for("the serving line", |l| match l {
-        Line::Err(l) => {
-            l.strip_prefix("seckill: serving on ").and_then(|rest| rest.split_whitespace().next()).map(str::to_owned)
-        }
-        Line::Out(_) => None,
-    });
+    let base = child.serving_url();
     (child, base)
 }
 
@@ -256,7 +122,9 @@ fn a_bad_configuration_file_names_the_file_and_the_key() {
         &[("SECKILL_TIMEZONE", "Asia/Shanghai")],
     );
     done.assert_success();
-    assert!(done.stdout().contains("timezone           = Asia/Shanghai"), "{}", done.stdout());
+    let shown = done.stdout();
+    let timezone = shown.lines().find(|l| l.trim_start().starts_with("timezone ") && l.contains(" = "));
+    assert_eq!(timezone.map(|l| l.split(" = ").nth(1).unwrap_or("").trim()), Some("Asia/Shanghai"), "{shown}");
 }
 
 #[test]
@@ -331,7 +199,7 @@ fn config_shows_every_key_and_never_the_secret() {
     let out = done.stdout();
     assert!(!out.contains(secret), "{out}");
     assert!(!out.contains("hunter2"), "{out}");
-    assert!(out.contains("secret             = [set]"), "{out}");
+    assert!(out.lines().any(|l| l.trim_start().starts_with("secret ") && l.trim_end().ends_with("= [set]")), "{out}");
     assert!(out.contains("postgres://app:***@db:5432/seckill"), "{out}");
     for key in ["SECKILL_LISTEN", "SECKILL_DATA_DIR", "SECKILL_SECRET", "SECKILL_TIMEZONE", "SECKILL_RATE_LIMITS"] {
         assert!(out.contains(key), "{key} listed: {out}");

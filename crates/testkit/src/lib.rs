@@ -14,6 +14,9 @@
 //! Besides JSON requests with a bearer token ([`TestApp::post`] and friends) there are raw
 //! bodies with any content type ([`TestApp::raw`]) and a [`Browser`] that keeps cookies, for
 //! the cookie sessions of the web pages.
+//!
+//! [`process`] runs the built binary as a child process (for the command line and kill -9
+//! tests), killing it on drop.
 
 use std::sync::Arc;
 
@@ -28,6 +31,8 @@ use seckill_server::PasswordCost;
 use seckill_store::Records;
 use serde_json::Value;
 use tokio::sync::OnceCell;
+
+pub mod process;
 
 /// The operator every test app can log in as.
 pub const ADMIN_USER: &str = "root";
@@ -46,6 +51,9 @@ pub struct AppOptions {
     /// How long sessions last. Thirty days by default (the longest setting), so tests can move
     /// the clock across days without signing in again; tests of expiry set their own.
     pub session_ttl: std::time::Duration,
+    /// Any other setting, applied last (e.g. `|s| s.order_queue_capacity = 1`). Kept across
+    /// [`TestApp::restart`].
+    pub configure: fn(&mut Settings),
 }
 
 impl Default for AppOptions {
@@ -56,6 +64,7 @@ impl Default for AppOptions {
             start: Timestamp::from_second(1_794_268_800).unwrap_or(Timestamp::UNIX_EPOCH),
             rate_limits: false,
             session_ttl: std::time::Duration::from_secs(30 * 86_400),
+            configure: |_| {},
         }
     }
 }
@@ -187,6 +196,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     settings.rate_limits = options.rate_limits;
     settings.session_ttl = options.session_ttl;
     settings.password_hashing = PasswordCost::FastInsecureForTests;
+    (options.configure)(&mut settings);
     let clock = ManualClock::new(options.start);
     let server = Server::start(&settings, Arc::new(clock.clone())).await.unwrap_or_else(|e| panic!("start: {e:#}"));
     let base = format!("http://{}", server.addr());

@@ -1,8 +1,7 @@
 //! Operators' activities: create, read with live figures, update, enable and disable, every
 //! `422` rule of API.md "Activity validation", and `409 PRODUCT_IN_ACTIVITY`.
 //!
-//! `409 STOCK_BELOW_SOLD` needs orders, which the HTTP API cannot place yet; the store
-//! conformance suite covers it.
+//! `409 STOCK_BELOW_SOLD` needs orders: `rush` provokes it with real ones, while the sale is live.
 
 use seckill_testkit::{TestApp, spawn_app};
 use serde_json::{Value, json};

@@ -15,6 +15,8 @@ mod errors;
 mod ops;
 mod public;
 mod restart;
+mod rush;
+mod sale;
 mod slots;
 
 use seckill_domain::Timestamp;

@@ -7,8 +7,9 @@
 //!    `preheat` (or is open already), reloading it when its `version` moved (more stock is on
 //!    sale at once);
 //! 2. tags exactly the SKUs of those activities as seckill SKUs;
-//! 3. unloads the hot state of activities that have ended, after comparing it with the records
-//!    (the final reconciliation);
+//! 3. unloads the hot state of activities that have ended (past their last window or their
+//!    `ends_at`), after comparing it with the records (the final reconciliation), and untags
+//!    their SKUs;
 //! 4. publishes the new snapshot — after the loads, so the hot path never sees an activity
 //!    running before its stock is in memory;
 //! 5. answers when the next step is due (a preheat instant, a window boundary, an end).
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use seckill_domain::ids::{ActivityId, SkuId};
+use seckill_domain::window::Phase;
 use seckill_store::{ActivityQuery, Records, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -75,7 +77,10 @@ impl Preheater {
             }
         };
         for a in &activities {
-            if a.is_finished(now) {
+            let moment = a.moment_at(now, &tz);
+            // Ended: past `ends_at`, or past the last window (only an operator's change can
+            // open another, and then the activity is loaded afresh from the records).
+            if a.is_finished(now) || moment.phase == Phase::Ended {
                 continue;
             }
             let first = a.schedule().and_then(|s| s.first_window(&tz));
@@ -97,7 +102,7 @@ impl Preheater {
             if let Some(p) = preheat_at {
                 wake_at(p);
             }
-            if let Some(t) = a.moment_at(now, &tz).next_transition() {
+            if let Some(t) = moment.next_transition() {
                 wake_at(t);
             }
             wake_at(a.ends_at);
