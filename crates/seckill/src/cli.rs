@@ -138,27 +138,14 @@ pub async fn create_admin(
 }
 
 fn print_config(settings: &Settings) {
-    println!("effective configuration:");
-    println!("  listen             = {}", settings.listen);
-    println!("  data_dir           = {}", settings.data_dir.display());
-    println!("  database_url       = {}", settings.database_display());
-    println!("  redis_url          = {}", settings.redis_url.as_deref().unwrap_or("(unset: in-process hot state)"));
-    println!("  timezone           = {}", settings.timezone_name);
-    println!(
-        "  secret             = {}",
-        if settings.secret.is_some() { "[set]" } else { "(generated into <data_dir>/secret)" }
-    );
-    println!("  rate_limits        = {}", if settings.rate_limits { "on" } else { "off" });
-    println!("  public_url         = {}", settings.public_url.as_deref().unwrap_or("(http://<listen>)"));
-    println!("  session_ttl_secs   = {}", settings.session_ttl.as_secs());
-    println!("  sqlite_synchronous = {:?}", settings.sqlite_synchronous);
-    println!("  password_hashing   = {:?}", settings.password_hashing);
-    println!("  log                = {}", settings.log);
-    println!("  log_format         = {:?}", settings.log_format);
+    println!("effective configuration (defaults, then --config FILE, then SECKILL_* variables):");
+    for (name, value) in settings.effective() {
+        println!("  {name:<24} = {value}");
+    }
     println!();
-    println!("keys (TOML name / environment variable / default):");
+    println!("keys (TOML name / environment variable / default / meaning):");
     for k in KEYS {
-        println!("  {:<20} {:<28} {:<32} {}", k.name, k.env, k.default, k.meaning);
+        println!("  {:<24} {:<32} {:<34} {}", k.name, k.env, k.default, k.meaning);
     }
 }
 

@@ -381,6 +381,44 @@ impl Settings {
         Self::from_raw(raw).unwrap_or_else(|e| unreachable!("defaults always parse: {e}"))
     }
 
+    /// Every key with its effective value, in [`KEYS`] order, the secret never shown.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        let on_off = |b: bool| (if b { "on" } else { "off" }).to_owned();
+        KEYS.iter()
+            .map(|k| {
+                let value = match k.name {
+                    "listen" => self.listen.to_string(),
+                    "data_dir" => self.data_dir.display().to_string(),
+                    "database_url" => self.database_display(),
+                    "redis_url" => self.redis_url.as_deref().map_or("(unset: in-process hot state)".into(), redact_url),
+                    "timezone" => self.timezone_name.clone(),
+                    "secret" => {
+                        (if self.secret.is_some() { "[set]" } else { "(generated into <data_dir>/secret)" }).to_owned()
+                    }
+                    "rate_limits" => on_off(self.rate_limits),
+                    "public_url" => self.public_url.clone().unwrap_or_else(|| "(http://<listen>)".into()),
+                    "session_ttl_secs" => self.session_ttl.as_secs().to_string(),
+                    "preheat_secs" => self.preheat.as_secs().to_string(),
+                    "purchase_token_ttl_secs" => self.purchase_token_ttl.as_secs().to_string(),
+                    "user_rate_limit" => self.user_rate_limit.to_string(),
+                    "ip_rate_limit" => self.ip_rate_limit.to_string(),
+                    "order_queue_capacity" => self.order_queue_capacity.to_string(),
+                    "order_batch_max" => self.order_batch_max.to_string(),
+                    "order_batch_window_ms" => self.order_batch_window.as_millis().to_string(),
+                    "sqlite_synchronous" => format!("{:?}", self.sqlite_synchronous).to_lowercase(),
+                    "password_hashing" => match self.password_hashing {
+                        PasswordCost::Standard => "standard".to_owned(),
+                        PasswordCost::FastInsecureForTests => "fast-insecure".to_owned(),
+                    },
+                    "log" => self.log.clone(),
+                    "log_format" => format!("{:?}", self.log_format).to_lowercase(),
+                    other => format!("(unknown key {other})"),
+                };
+                (k.name, value)
+            })
+            .collect()
+    }
+
     /// The records URL for display, with any password masked.
     pub fn database_display(&self) -> String {
         match &self.database {
@@ -632,6 +670,17 @@ mod tests {
         assert!(Settings::load(Some(&file), vec![]).unwrap_err().to_string().contains("not valid TOML"));
         let missing = dir.path().join("missing.toml");
         assert!(Settings::load(Some(&missing), vec![]).unwrap_err().to_string().contains("cannot read"));
+    }
+
+    #[test]
+    fn every_key_shows_its_effective_value_and_never_the_secret() {
+        let secret = "s".repeat(40);
+        let s = load(&[("SECKILL_SECRET", &secret), ("SECKILL_PREHEAT_SECS", "60")]).unwrap();
+        let shown = s.effective();
+        assert_eq!(shown.len(), KEYS.len());
+        assert!(shown.iter().all(|(_, v)| !v.starts_with("(unknown key")), "{shown:?}");
+        assert!(shown.contains(&("preheat_secs", "60".to_owned())));
+        assert!(shown.iter().all(|(_, v)| !v.contains(&secret)));
     }
 
     #[test]
