@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
@@ -21,6 +21,8 @@ use seckill_domain::ids::{ActivityId, SkuId, Ticket, UserId};
 use seckill_domain::rejection::Rejection;
 use seckill_store::StoreError;
 use seckill_store::rush::{Hold, HotActivity, OrderDraft, ReturnReason, StockGate, StockReturn};
+
+use crate::writer::{Pending, lock};
 
 /// One activity SKU's stock.
 #[derive(Debug)]
@@ -100,12 +102,20 @@ pub struct MemoryStockGate {
     /// Serialises loads and unloads. A std mutex: held only to copy-and-swap the map, never
     /// across an await.
     changes: Mutex<()>,
+    /// The order writer's pending tickets: a new hold enters its ticket there before its key
+    /// becomes visible to replays.
+    pending: OnceLock<Pending>,
 }
 
 impl MemoryStockGate {
     /// An empty hot state; activities arrive by [`StockGate::load`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Shares the order writer's pending tickets (see [`OrderWriter`](crate::OrderWriter)).
+    pub(crate) fn attach_pending(&self, pending: Pending) {
+        let _first_writer_wins = self.pending.set(pending);
     }
 
     fn act(&self, id: ActivityId) -> Option<Arc<HotAct>> {
@@ -224,6 +234,9 @@ impl StockGate for MemoryStockGate {
         } else {
             buyer.bought += draft.quantity;
             buyer.holdings.push((draft.ticket, draft.sku_id, draft.quantity));
+            if let Some(pending) = self.pending.get() {
+                lock(pending).entry(draft.ticket).or_default();
+            }
             if let Some(k) = key {
                 buyer.keys.push((k.to_owned(), draft.ticket));
             }

@@ -47,13 +47,19 @@ struct Job {
     reply: oneshot::Sender<Placement>,
 }
 
-/// Replays waiting for a ticket still in the queue or in the batch being written. A std mutex:
-/// held for one map operation, never across an await.
-type Pending = Arc<Mutex<HashMap<Ticket, Vec<oneshot::Sender<Placement>>>>>;
+/// Tickets that won their hold and are not written yet, with the replays waiting for them. The
+/// hot state enters a ticket here in the same step that takes its stock (under the user's shard
+/// lock, where its idempotency key becomes visible), so a duplicate request that replays the key
+/// always finds the ticket pending or written — never in between. A std mutex: held for one map
+/// operation, never across an await.
+pub(crate) type Pending = Arc<Mutex<HashMap<Ticket, Vec<oneshot::Sender<Placement>>>>>;
 
-fn lock(p: &Pending) -> std::sync::MutexGuard<'_, HashMap<Ticket, Vec<oneshot::Sender<Placement>>>> {
+pub(crate) fn lock(p: &Pending) -> std::sync::MutexGuard<'_, HashMap<Ticket, Vec<oneshot::Sender<Placement>>>> {
     p.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// How long a replay waits for the first request's order before answering `Unavailable`.
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
 
 /// The hand-off side, held by the server ([`OrderQueue`]). Cheap to clone.
 #[derive(Clone)]
@@ -90,6 +96,7 @@ impl OrderWriter {
     pub fn new(records: Arc<SqliteRecords>, gate: Arc<MemoryStockGate>, options: WriterOptions) -> (Self, WriterTask) {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let pending: Pending = Arc::default();
+        gate.attach_pending(pending.clone());
         let writer = OrderWriter { tx, pending: pending.clone(), records: records.clone(), gate: gate.clone() };
         (writer, WriterTask { rx, pending, records, gate, options })
     }
@@ -105,15 +112,19 @@ impl OrderQueue for OrderWriter {
     async fn place(&self, draft: OrderDraft) -> Result<Placement, StoreError> {
         let ticket = draft.ticket;
         let (reply, answer) = oneshot::channel();
-        lock(&self.pending).insert(ticket, Vec::new());
+        // Usually entered already by the reservation; replays may be waiting on it.
+        lock(&self.pending).entry(ticket).or_default();
         if let Err(e) = self.tx.try_send(Job { draft, reply }) {
-            lock(&self.pending).remove(&ticket);
             let job = match e {
                 mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job) => job,
             };
             self.gate.release(&StockReturn::from(&job.draft), ReturnReason::NotWritten).await?;
             metrics::counter!("seckill_orders_shed_total").increment(1);
-            return Ok(Placement::Rejected(Rejection::Overloaded { retry_after_secs: 1 }));
+            let shed = Placement::Rejected(Rejection::Overloaded { retry_after_secs: 1 });
+            for waiter in lock(&self.pending).remove(&ticket).unwrap_or_default() {
+                let _ = waiter.send(shed.clone());
+            }
+            return Ok(shed);
         }
         // From here the writer owns the draft: if this request goes away, the order is still
         // written (or its hold given back) — nothing leaks.
@@ -130,7 +141,11 @@ impl OrderQueue for OrderWriter {
             })
         };
         if let Some(rx) = waiting {
-            return rx.await.map(Some).map_err(|_| StoreError::Unavailable("the order writer stopped".into()));
+            return match tokio::time::timeout(REPLAY_WAIT, rx).await {
+                Ok(Ok(placement)) => Ok(Some(placement)),
+                Ok(Err(_)) => Err(StoreError::Unavailable("the order writer stopped".into())),
+                Err(_) => Err(StoreError::Unavailable("the first request's order is still being written".into())),
+            };
         }
         // Not pending: either written (and committed before it left the pending map) or not
         // written at all.
