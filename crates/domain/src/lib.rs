@@ -10,6 +10,7 @@
 //! - [`activity`]: seckill activities (秒杀活动), their purchase rules (限购) and validation.
 //! - [`user`]: shoppers, operators, addresses, credentials policy.
 //! - [`order`]: the order state machine and its reasons.
+//! - [`payment`]: payment attempts and what a gateway notification means.
 //! - [`rejection`]: the business "no" of the hot path, a small `Copy` value.
 //! - [`token`]: HMAC-signed stateless tokens (shopper, admin, purchase).
 //! - [`validation`]: field errors for `422 VALIDATION_FAILED`.
@@ -22,6 +23,7 @@ pub mod clock;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod rejection;
 pub mod slot;
 pub mod token;

@@ -12,6 +12,7 @@ use seckill_domain::clock::SharedClock;
 use seckill_embedded::{MemoryStockGate, OrderWriter, SqliteOptions, SqliteRecords, WriterOptions, WriterTask};
 use seckill_server::rush::limits::Rate;
 use seckill_server::rush::preheat::Preheater;
+use seckill_server::workers::TimeoutSweeper;
 use seckill_server::{AppState, RushConfig, RushPorts, ServerConfig};
 use seckill_store::Records;
 use tokio::net::TcpListener;
@@ -85,18 +86,21 @@ impl OpenedRecords {
     }
 }
 
-/// A running server: the HTTP listener, the order writer and the preheater, over the records.
+/// A running server: the HTTP listener, the order writer, the preheater and the timeout
+/// sweeper, over the records.
 pub struct Server {
     addr: SocketAddr,
     base_url: String,
     records: OpenedRecords,
     gate: Arc<MemoryStockGate>,
     preheater: Arc<Preheater>,
+    sweeper: Arc<TimeoutSweeper>,
     shutdown: CancellationToken,
     workers: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
     writer: JoinHandle<()>,
     preheating: JoinHandle<()>,
+    sweeping: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Server {
@@ -112,6 +116,13 @@ impl Server {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create the data dir {}", settings.data_dir.display()))?;
         let secret = settings.resolve_secret()?;
+        // Bound first (so port 0 is resolved and pay pages and payment callbacks can name this
+        // server), but nothing is served before the hot state is rebuilt below.
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (SECKILL_LISTEN)", settings.listen))?;
+        let addr = listener.local_addr().context("the listener has no local address")?;
+        let base_url = settings.base_url(addr);
         let records = OpenedRecords::open(settings).await?;
         let (ports, gate, writer_task) = records.rush(settings);
         let config = ServerConfig {
@@ -127,9 +138,11 @@ impl Server {
                 user_rate: Rate { per_sec: settings.user_rate_limit },
                 ip_rate: Rate { per_sec: settings.ip_rate_limit },
             },
+            base_url: base_url.clone(),
         };
         let state = AppState::new(records.records.clone(), ports, clock, config);
         let preheater = state.preheater();
+        let sweeper = state.sweeper();
         let workers = CancellationToken::new();
         let writer = tokio::spawn(writer_task.run_until_stopped(workers.clone()));
         // The hot state is rebuilt from the records before the first request is accepted.
@@ -139,19 +152,13 @@ impl Server {
             records.close().await;
             return Err(e).context("cannot load the live activities from the records");
         }
-        let listener = match TcpListener::bind(settings.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                workers.cancel();
-                let _ = writer.await;
-                records.close().await;
-                return Err(e).with_context(|| format!("cannot listen on {} (SECKILL_LISTEN)", settings.listen));
-            }
-        };
-        let addr = listener.local_addr().context("the listener has no local address")?;
         let preheating = tokio::spawn({
             let (preheater, stop) = (preheater.clone(), workers.clone());
             async move { preheater.run_until_stopped(stop).await }
+        });
+        let sweeping = tokio::spawn({
+            let (sweeper, stop) = (sweeper.clone(), workers.clone());
+            async move { sweeper.run_until_stopped(stop).await }
         });
         let shutdown = CancellationToken::new();
         let app = seckill_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -161,15 +168,17 @@ impl Server {
         tracing::info!(%addr, records = %settings.database_display(), "seckill is serving");
         Ok(Server {
             addr,
-            base_url: settings.base_url(addr),
+            base_url,
             records,
             gate,
             preheater,
+            sweeper,
             shutdown,
             workers,
             task,
             writer,
             preheating,
+            sweeping,
         })
     }
 
@@ -196,6 +205,12 @@ impl Server {
     /// The scheduler of activities' lifecycles; tests run its steps after moving the clock.
     pub fn preheater(&self) -> &Preheater {
         &self.preheater
+    }
+
+    /// The worker that cancels unpaid orders at their deadline; tests run its steps after
+    /// moving the clock.
+    pub fn sweeper(&self) -> &TimeoutSweeper {
+        &self.sweeper
     }
 
     /// Serves until `stop` resolves (a signal, say), then stops gracefully.
@@ -241,6 +256,7 @@ impl Server {
             tracing::error!(error = %e, "the order writer failed");
         }
         let _ = self.preheating.await;
+        let _ = self.sweeping.await;
         self.records.close().await;
     }
 }

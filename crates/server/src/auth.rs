@@ -470,6 +470,7 @@ mod tests {
             secure_cookies: secure,
             rate_limits,
             rush: crate::RushConfig::default(),
+            base_url: "http://127.0.0.1:8080".into(),
         }
     }
 

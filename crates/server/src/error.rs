@@ -36,6 +36,8 @@ pub enum AppError {
     Forbidden,
     /// `401 BAD_CREDENTIALS`: the username and password do not match.
     BadCredentials,
+    /// `401 BAD_SIGNATURE`: a payment notification whose signature does not verify.
+    BadSignature,
     /// `409` with the conflict's own code (`USERNAME_TAKEN`, `SLOT_OVERLAP`, …).
     Conflict(Conflict),
     /// A business "no" with its API.md status and code; `message` overrides the generic text.
@@ -101,7 +103,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated | AppError::BadCredentials | AppError::BadSignature => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Rejected { rejection, .. } => rejection_status(*rejection),
@@ -122,6 +124,7 @@ impl AppError {
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::Forbidden => "FORBIDDEN",
             AppError::BadCredentials => "BAD_CREDENTIALS",
+            AppError::BadSignature => "BAD_SIGNATURE",
             AppError::Conflict(c) => c.code(),
             AppError::Rejected { rejection, .. } => rejection.code(),
             AppError::NotReady(_) => "NOT_READY",
@@ -141,6 +144,7 @@ impl AppError {
             AppError::Unauthenticated => "sign in first: missing, invalid or expired token".into(),
             AppError::Forbidden => "this token may not use this endpoint".into(),
             AppError::BadCredentials => "wrong username or password".into(),
+            AppError::BadSignature => "the notification's signature does not verify".into(),
             AppError::Conflict(c) => c.to_string(),
             AppError::Rejected { rejection, message } => {
                 message.clone().unwrap_or_else(|| rejection.describe().to_owned())

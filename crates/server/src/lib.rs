@@ -7,6 +7,9 @@
 //! - the operators' API ([`admin`]) behind an admin-token `route_layer`;
 //! - the pages ([`pages`], a later issue).
 //!
+//! Orders after the rush: [`payments`] (the gateway port, the sandbox provider and its
+//! callback) and [`workers`] (the timeout sweep and the stock-return relay).
+//!
 //! Supporting modules: [`state`] (the state and its `FromRef` substates, [`ServerConfig`]),
 //! [`error`] (the one [`AppError`](error::AppError) that knows HTTP), [`extract`] (extractors
 //! that answer malformed input with the JSON error shape), [`auth`] (passwords, session tokens,
@@ -25,10 +28,12 @@ pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod pages;
+pub mod payments;
 pub mod rush;
 pub mod sale;
 pub mod state;
 pub mod telemetry;
+pub mod workers;
 
 use std::any::Any;
 
@@ -186,6 +191,7 @@ mod tests {
             secure_cookies: false,
             rate_limits: true,
             rush: RushConfig::default(),
+            base_url: "http://127.0.0.1:8080".into(),
         };
         let clock = std::sync::Arc::new(seckill_domain::clock::SystemClock);
         let _ = routes(auth::Auth::new(&config, clock));

@@ -13,9 +13,11 @@ use seckill_domain::clock::SharedClock;
 use seckill_store::Records;
 
 use crate::auth::{Auth, PasswordCost};
+use crate::payments::{PaymentGateway, SandboxGateway};
 use crate::rush::preheat::Preheater;
 use crate::rush::{Rush, RushConfig, RushPorts};
 use crate::sale::StockLevels;
+use crate::workers::{ReturnRelay, TimeoutSweeper};
 
 /// How the server behaves; built once by the binary from its settings.
 #[derive(Clone)]
@@ -34,6 +36,9 @@ pub struct ServerConfig {
     pub rate_limits: bool,
     /// Preheat horizon, purchase-token lifetime, the rush's budgets.
     pub rush: RushConfig,
+    /// How browsers (and the sandbox payment provider) reach this server, e.g.
+    /// `http://127.0.0.1:8080`: pay pages and payment callbacks are addressed with it.
+    pub base_url: String,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -46,6 +51,7 @@ impl fmt::Debug for ServerConfig {
             .field("secure_cookies", &self.secure_cookies)
             .field("rate_limits", &self.rate_limits)
             .field("rush", &self.rush)
+            .field("base_url", &self.base_url)
             .finish()
     }
 }
@@ -60,6 +66,12 @@ pub struct AppState {
     pub(crate) stock: Arc<dyn StockLevels>,
     pub(crate) rush: Rush,
     pub(crate) preheater: Arc<Preheater>,
+    /// The payment provider orders are paid through.
+    pub(crate) gateway: Arc<dyn PaymentGateway>,
+    /// The shipped sandbox provider, whose pay page this server also serves.
+    pub(crate) sandbox: Option<SandboxGateway>,
+    pub(crate) relay: Arc<ReturnRelay>,
+    pub(crate) sweeper: Arc<TimeoutSweeper>,
 }
 
 impl AppState {
@@ -69,7 +81,36 @@ impl AppState {
         let auth = Auth::new(&config, clock.clone());
         let rush = Rush::new(ports, &config.secret, clock.clone(), config.tz.clone(), config.rate_limits, config.rush);
         let preheater = Arc::new(Preheater::new(rush.clone(), records.clone()));
-        AppState { records, clock, tz: config.tz, auth, stock: Arc::new(rush.clone()), rush, preheater }
+        let sandbox = SandboxGateway::new(&config.base_url, &config.secret);
+        let relay = Arc::new(ReturnRelay::new(records.clone(), rush.clone()));
+        let sweeper = Arc::new(TimeoutSweeper::new(records.clone(), rush.clone(), relay.clone()));
+        AppState {
+            records,
+            clock,
+            tz: config.tz,
+            auth,
+            stock: Arc::new(rush.clone()),
+            rush,
+            preheater,
+            gateway: Arc::new(sandbox.clone()),
+            sandbox: Some(sandbox),
+            relay,
+            sweeper,
+        }
+    }
+
+    /// The worker that cancels unpaid orders at their deadline (and applies returned stock):
+    /// keep it running (`run_until_stopped`).
+    pub fn sweeper(&self) -> Arc<TimeoutSweeper> {
+        self.sweeper.clone()
+    }
+
+    /// Puts cancelled orders' units back on sale now. A failure is logged; the sweeper's loop
+    /// retries within a second.
+    pub(crate) async fn return_stock(&self) {
+        if let Err(e) = self.relay.try_step().await {
+            tracing::warn!(error = %e, "returning stock to the hot state failed; the sweeper retries");
+        }
     }
 
     /// The scheduler of activities' lifecycles: run a step before serving, then keep it

@@ -243,6 +243,13 @@ impl TestApp {
         server.preheater().try_step().await.unwrap_or_else(|e| panic!("preheat step: {e}"));
     }
 
+    /// Runs one timeout sweep now (cancel unpaid orders past their deadline, put their stock
+    /// back on sale); answers how many were cancelled. Call it after moving the clock.
+    pub async fn sweep(&self) -> usize {
+        let server = self.server.as_ref().unwrap_or_else(|| panic!("the server is stopped"));
+        server.sweeper().try_step().await.unwrap_or_else(|e| panic!("sweep: {e}"))
+    }
+
     /// The in-process hot state, for checking invariants against the records.
     pub fn hot_state(&self) -> &seckill_embedded::MemoryStockGate {
         self.server.as_ref().map(Server::hot_state).unwrap_or_else(|| panic!("the server is stopped"))

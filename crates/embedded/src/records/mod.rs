@@ -9,6 +9,9 @@
 //! - `activities`: activities, their slots and SKUs, and the cross-record rules;
 //! - `orders`: the group-commit batch write, orders, reservations, seckill tags, and the
 //!   figures the hot state is rebuilt from ([`Orders`](seckill_store::orders::Orders));
+//! - `moves`: the order state machine's conditional moves, lists, the timeout sweep's
+//!   queries and the stock-return outbox;
+//! - `payments`: payment attempts and gateway notifications applied exactly once;
 //! - `rows`: rows as stored and their checked conversion into domain types;
 //! - `error`: SQLite errors in the ports' words.
 //!
@@ -22,8 +25,10 @@ mod accounts;
 mod activities;
 mod catalog;
 mod error;
+mod moves;
 pub mod options;
 mod orders;
+mod payments;
 mod rows;
 mod slots;
 

@@ -11,14 +11,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use seckill_domain::Timestamp;
-use seckill_domain::ids::{ActivityId, OrderId, SkuId, Ticket, UserId};
+use seckill_domain::ids::{ActivityId, OrderId, PaymentId, SkuId, Ticket, UserId};
 use seckill_domain::money::Money;
 use seckill_domain::order::{CancelReason, Order, OrderStatus, PayType};
+use seckill_domain::payment::Payment;
 use seckill_domain::rejection::Rejection;
 use seckill_domain::user::AddressSnapshot;
-use seckill_store::StoreError;
-use seckill_store::orders::Orders;
+use seckill_store::orders::{NoticeOutcome, OrderFilter, Orders, PaymentNotice, PendingReturn};
 use seckill_store::rush::{HotActivity, HotHolding, HotSku, OrderDraft};
+use seckill_store::{Page, Paged, StoreError};
 
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt};
@@ -36,6 +37,7 @@ macro_rules! order_columns {
          cancel_reason, carrier, tracking_no"
     };
 }
+pub(crate) use order_columns;
 
 /// A row of `orders`.
 #[derive(Debug, sqlx::FromRow)]
@@ -339,5 +341,71 @@ impl Orders for SqliteRecords {
 
     async fn order_by_ticket(&self, ticket: Ticket) -> Result<Option<Order>, StoreError> {
         Ok(self.order_by_ticket_inner(ticket).await?)
+    }
+
+    async fn orders_of_user(&self, user: UserId, page: Page) -> Result<Paged<Order>, StoreError> {
+        Ok(self.orders_of_user_inner(user, page).await?)
+    }
+
+    async fn find_orders(&self, filter: &OrderFilter, page: Page) -> Result<Paged<Order>, StoreError> {
+        Ok(self.find_orders_inner(filter, page).await?)
+    }
+
+    async fn cancel_order(
+        &self,
+        id: OrderId,
+        reason: CancelReason,
+        owner: Option<UserId>,
+        now: Timestamp,
+    ) -> Result<Order, StoreError> {
+        Ok(self.cancel_order_inner(id, reason, owner, now).await?)
+    }
+
+    async fn ship_order(
+        &self,
+        id: OrderId,
+        carrier: &str,
+        tracking_no: &str,
+        now: Timestamp,
+    ) -> Result<Order, StoreError> {
+        Ok(self.ship_order_inner(id, carrier, tracking_no, now).await?)
+    }
+
+    async fn complete_order(&self, id: OrderId, owner: Option<UserId>, now: Timestamp) -> Result<Order, StoreError> {
+        Ok(self.complete_order_inner(id, owner, now).await?)
+    }
+
+    async fn overdue_orders(&self, now: Timestamp, limit: u32) -> Result<Vec<OrderId>, StoreError> {
+        Ok(self.overdue_orders_inner(now, limit).await?)
+    }
+
+    async fn next_deadline(&self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.next_deadline_inner().await?)
+    }
+
+    async fn pending_returns(&self, limit: u32) -> Result<Vec<PendingReturn>, StoreError> {
+        Ok(self.pending_returns_inner(limit).await?)
+    }
+
+    async fn mark_returns_applied(&self, ids: &[i64], now: Timestamp) -> Result<(), StoreError> {
+        Ok(self.mark_returns_applied_inner(ids, now).await?)
+    }
+
+    async fn create_payment(
+        &self,
+        order: OrderId,
+        owner: UserId,
+        provider: &str,
+        now: Timestamp,
+    ) -> Result<Payment, StoreError> {
+        Ok(self.create_payment_inner(order, owner, provider, now).await?)
+    }
+
+    async fn payment(&self, id: PaymentId) -> Result<Payment, StoreError> {
+        Ok(self.payment_inner(id).await?)
+    }
+
+    async fn record_payment_notice(&self, notice: &PaymentNotice, now: Timestamp) -> Result<NoticeOutcome, StoreError> {
+        Ok(self.record_payment_notice_inner(notice, now).await?)
     }
 }

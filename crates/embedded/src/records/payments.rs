@@ -54,12 +54,11 @@ const PAYMENT_COLUMNS: &str =
     "id, order_id, amount_cents, status, provider, provider_ref, created_at, updated_at, notified_at";
 
 async fn payment_in(tx: &mut Transaction<'static, Sqlite>, id: PaymentId) -> DbResult<Payment> {
-    let row: Option<PaymentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?"
-    )))
-    .bind(id.get())
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row: Option<PaymentRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?")))
+            .bind(id.get())
+            .fetch_optional(&mut **tx)
+            .await?;
     row.ok_or(StoreError::NotFound)?.into_payment()
 }
 
@@ -161,16 +160,14 @@ impl SqliteRecords {
             NoticeEffect::Failed => PaymentStatus::Failed,
             NoticeEffect::RefundNeeded | NoticeEffect::Replayed => PaymentStatus::RefundNeeded,
         };
-        sqlx::query(
-            "UPDATE payments SET status = ?, provider_ref = ?, notified_at = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(status.as_str())
-        .bind(&notice.provider_ref)
-        .bind(millis(now))
-        .bind(millis(now))
-        .bind(payment.id.get())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE payments SET status = ?, provider_ref = ?, notified_at = ?, updated_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(&notice.provider_ref)
+            .bind(millis(now))
+            .bind(millis(now))
+            .bind(payment.id.get())
+            .execute(&mut *tx)
+            .await?;
         let payment = payment_in(&mut tx, payment.id).await?;
         let order = order_in(&mut tx, payment.order_id).await?;
         tx.commit().await?;

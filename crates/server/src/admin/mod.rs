@@ -5,9 +5,11 @@
 pub mod activities;
 pub mod brands;
 pub mod categories;
+pub mod orders;
 pub mod products;
 pub mod sessions;
 pub mod slots;
+pub mod stats;
 pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -38,4 +40,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(activities::disable))
         .routes(routes!(users::list))
         .routes(routes!(users::set_level))
+        .routes(routes!(orders::list))
+        .routes(routes!(orders::ship))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(stats::stats))
 }

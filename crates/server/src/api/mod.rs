@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activities;
 pub mod health;
+pub mod orders;
 pub mod slots;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -32,4 +33,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::rush::handlers::place_order))
         .routes(routes!(crate::rush::handlers::reserve))
         .routes(routes!(crate::rush::handlers::ticket))
+        .routes(routes!(orders::list))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(orders::confirm))
+        .routes(routes!(orders::pay))
+        .routes(routes!(crate::payments::notify))
 }

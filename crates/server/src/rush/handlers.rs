@@ -323,11 +323,41 @@ pub async fn place_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    let mut sku = None;
+    let answer = funnel(&rush, &records, shopper, ip, id, &headers, &body, &mut sku).await;
+    // The operators' live figures: a few relaxed atomic increments.
+    let stats = rush.stats();
+    stats.request(id, sku);
+    match &answer {
+        Ok(r) if r.status() == StatusCode::CREATED => stats.created(),
+        Err(AppError::Rejected { rejection, .. }) => stats.rejected(*rejection),
+        _ => {}
+    }
+    if let Some(sku) = sku
+        && rush.gate().remaining(id, sku) == Some(0)
+    {
+        stats.sold_out(id, sku, rush.now());
+    }
+    answer
+}
+
+/// The funnel of [`place_order`]; `sku` learns the SKU once the body names one.
+#[allow(clippy::too_many_arguments)]
+async fn funnel(
+    rush: &Rush,
+    records: &Records,
+    shopper: Shopper,
+    ip: Option<std::net::IpAddr>,
+    id: ActivityId,
+    headers: &HeaderMap,
+    body: &Bytes,
+    sku_seen: &mut Option<SkuId>,
+) -> Result<Response, AppError> {
     rush.limits().check(shopper.id, ip).map_err(reject)?;
-    let found = find(&rush, &records, id).await?;
+    let found = find(rush, records, id).await?;
     let Found::Live(live) = found else {
         // Not in the snapshot: ended long ago. Whatever its state, nothing sells.
-        return Err(reject(closed(found.phase(&rush)).unwrap_or(Rejection::Ended)));
+        return Err(reject(closed(found.phase(rush)).unwrap_or(Rejection::Ended)));
     };
     let now = rush.now();
     if let Some(r) = closed(live.moment(now, rush.tz()).phase) {
@@ -337,12 +367,12 @@ pub async fn place_order(
     // The sold-out short-circuit for the whole activity, answered before the body is parsed —
     // except for a retry with an idempotency key, which must get its first answer back.
     let gate = rush.gate();
-    let key = idempotency_key(&headers)?;
+    let key = idempotency_key(headers)?;
     if key.is_none() && activity.skus.iter().all(|s| gate.remaining(id, s.sku_id) == Some(0)) {
         return Err(reject(Rejection::SoldOut));
     }
 
-    let request = parse_body(&headers, &body)?;
+    let request = parse_body(headers, body)?;
     let mut invalid = FieldErrors::new();
     let quantity = match request.quantity.unwrap_or(1) {
         q if q < 1 => {
@@ -366,7 +396,7 @@ pub async fn place_order(
     if quantity > activity.rules.single_limit {
         return Err(reject(Rejection::QuantityTooLarge));
     }
-    admitted(&rush, activity, &shopper)?;
+    admitted(rush, activity, &shopper)?;
     let token_ok = request.purchase_token.as_deref().is_some_and(|t| {
         rush.tokens()
             .verify(t, Audience::Purchase, now.as_second())
@@ -376,6 +406,7 @@ pub async fn place_order(
         return Err(reject(Rejection::BadPurchaseToken));
     }
     let sku_id = sku_id?;
+    *sku_seen = Some(sku_id);
     let Some(sku) = activity.sku(sku_id) else {
         return Err(reject(Rejection::UnknownSku));
     };

@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod limits;
 pub mod preheat;
 pub mod snapshot;
+pub mod stats;
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use tokio::sync::Notify;
 use crate::sale::StockLevels;
 use limits::{Rate, RateLimits};
 use snapshot::Snapshot;
+use stats::SaleStats;
 
 /// The hot state and the order hand-off of the configured shape.
 #[derive(Clone)]
@@ -85,6 +87,7 @@ struct RushInner {
     config: RushConfig,
     /// Wakes the preheater: something changed, or the hot path met an activity not loaded yet.
     wake: Notify,
+    stats: SaleStats,
 }
 
 impl fmt::Debug for Rush {
@@ -113,6 +116,7 @@ impl Rush {
                 tz,
                 config,
                 wake: Notify::new(),
+                stats: SaleStats::default(),
             }),
         }
     }
@@ -155,6 +159,11 @@ impl Rush {
         &self.inner.config
     }
 
+    /// The live figures of the sale on this instance.
+    pub fn stats(&self) -> &SaleStats {
+        &self.inner.stats
+    }
+
     /// Asks the preheater to run now.
     pub fn wake_preheater(&self) {
         self.inner.wake.notify_one();
@@ -170,11 +179,5 @@ impl Rush {
 impl StockLevels for Rush {
     fn remaining(&self, activity: &Activity, sku: &ActivitySku) -> u32 {
         self.gate().remaining(activity.id, sku.sku_id).unwrap_or_else(|| sku.remaining())
-    }
-}
-
-impl fmt::Debug for RushInner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RushInner").finish_non_exhaustive()
     }
 }
