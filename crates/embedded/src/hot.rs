@@ -149,6 +149,9 @@ impl MemoryStockGate {
                 b.keys.push((k.clone(), h.ticket));
             }
         }
+        for k in &hot.cancelled_keys {
+            buyers.entry(k.user_id).or_default().keys.push((k.idempotency_key.clone(), k.ticket));
+        }
         HotAct {
             version: AtomicI64::new(hot.version),
             skus: ArcSwap::from_pointee(skus),
@@ -314,6 +317,7 @@ mod tests {
             version: 1,
             skus: vec![HotSku { sku_id: S, stock, sold }],
             holdings,
+            cancelled_keys: vec![],
             reserved: vec![],
         }
     }

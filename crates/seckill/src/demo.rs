@@ -120,6 +120,7 @@ pub async fn seed(records: &Records, passwords: &Passwords, tz: &TimeZone, now: 
                    brand: i64,
                    category: i64,
                    description: &'static str,
+                   image: &'static str,
                    skus: Vec<(&'static str, &'static str, i64, i64)>| {
         let skus = skus
             .into_iter()
@@ -130,7 +131,7 @@ pub async fn seed(records: &Records, passwords: &Passwords, tz: &TimeZone, now: 
             brand_id: Some(brand),
             category_id: Some(category),
             description: Some(description),
-            image_urls: &[],
+            image_urls: &[image.to_owned()],
             skus,
         }))
     };
@@ -141,6 +142,7 @@ pub async fn seed(records: &Records, passwords: &Passwords, tz: &TimeZone, now: 
                 huawei.id.get(),
                 phones.id.get(),
                 "6.9\" OLED, Kirin 9020, 5500 mAh. Flash-sale price for the first buyers only.",
+                "/static/img/phone.svg",
                 vec![
                     ("曜石黑 12+256G", "black / 12GB / 256GB", 599_900, 1_000),
                     ("雪域白 12+512G", "white / 12GB / 512GB", 699_900, 500),
@@ -152,11 +154,12 @@ pub async fn seed(records: &Records, passwords: &Passwords, tz: &TimeZone, now: 
     catalog
         .create_product(
             &product(
-                "iPhone 17",
+                "MacBook Air 13\" M4",
                 apple.id.get(),
-                phones.id.get(),
-                "A19, 48 MP camera, all-day battery.",
-                vec![("Black 256G", "black / 256GB", 599_900, 800)],
+                digital.id.get(),
+                "M4 chip, 13.6\" Liquid Retina, 18 hours of battery.",
+                "/static/img/laptop.svg",
+                vec![("午夜色 16+512G", "midnight / 16GB / 512GB", 899_900, 800)],
             )?,
             now,
         )
@@ -168,6 +171,7 @@ pub async fn seed(records: &Records, passwords: &Passwords, tz: &TimeZone, now: 
                 xiaomi.id.get(),
                 audio.id.get(),
                 "Hybrid noise cancelling, 39 h battery with the case.",
+                "/static/img/earbuds.svg",
                 vec![("陶瓷白", "white", 69_900, 2_000), ("曜石黑", "black", 69_900, 2_000)],
             )?,
             now,
@@ -277,9 +281,11 @@ fn print_banner(server: &Server, settings: &Settings, s: &Seeded) {
     );
     println!("  Sale #{}: Xiaomi Buds 5, reservation required, opens tomorrow", s.later_activity);
     println!();
+    println!("  Shop          {base}/");
+    println!("  The sale      {base}/seckill/{}", s.flash_activity);
+    println!("  Console       {base}/admin");
     println!("  Shop API      {base}/api/activities");
     println!("  Sale status   {base}/api/activities/{}/status", s.flash_activity);
-    println!("  Admin API     {base}/api/admin/activities");
     println!("  OpenAPI       {base}/api/openapi.json");
     println!("  Metrics       {base}/metrics");
     println!();

@@ -139,6 +139,7 @@ impl Server {
                 ip_rate: Rate { per_sec: settings.ip_rate_limit },
             },
             base_url: base_url.clone(),
+            pages_dir: Some(settings.data_dir.join("pages")),
         };
         let state = AppState::new(records.records.clone(), ports, clock, config);
         let preheater = state.preheater();

@@ -471,6 +471,7 @@ mod tests {
             rate_limits,
             rush: crate::RushConfig::default(),
             base_url: "http://127.0.0.1:8080".into(),
+            pages_dir: None,
         }
     }
 

@@ -192,6 +192,7 @@ mod tests {
             rate_limits: true,
             rush: RushConfig::default(),
             base_url: "http://127.0.0.1:8080".into(),
+            pages_dir: None,
         };
         let clock = std::sync::Arc::new(seckill_domain::clock::SystemClock);
         let _ = routes(auth::Auth::new(&config, clock));

@@ -13,6 +13,7 @@ use seckill_domain::clock::SharedClock;
 use seckill_store::Records;
 
 use crate::auth::{Auth, PasswordCost};
+use crate::pages::detail::PageRenderer;
 use crate::payments::{PaymentGateway, SandboxGateway};
 use crate::rush::preheat::Preheater;
 use crate::rush::{Rush, RushConfig, RushPorts};
@@ -39,6 +40,9 @@ pub struct ServerConfig {
     /// How browsers (and the sandbox payment provider) reach this server, e.g.
     /// `http://127.0.0.1:8080`: pay pages and payment callbacks are addressed with it.
     pub base_url: String,
+    /// Where the static detail pages are written (`<data_dir>/pages`); `None`: rendered on
+    /// every request into a temp dir is not worth it — pages are then not served.
+    pub pages_dir: Option<std::path::PathBuf>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -72,6 +76,8 @@ pub struct AppState {
     pub(crate) sandbox: Option<SandboxGateway>,
     pub(crate) relay: Arc<ReturnRelay>,
     pub(crate) sweeper: Arc<TimeoutSweeper>,
+    /// The static detail pages.
+    pub(crate) pages: Option<Arc<PageRenderer>>,
 }
 
 impl AppState {
@@ -80,7 +86,8 @@ impl AppState {
     pub fn new(records: Records, ports: RushPorts, clock: SharedClock, config: ServerConfig) -> Self {
         let auth = Auth::new(&config, clock.clone());
         let rush = Rush::new(ports, &config.secret, clock.clone(), config.tz.clone(), config.rate_limits, config.rush);
-        let preheater = Arc::new(Preheater::new(rush.clone(), records.clone()));
+        let pages = config.pages_dir.as_ref().map(|dir| Arc::new(PageRenderer::new(dir, config.tz.clone())));
+        let preheater = Arc::new(Preheater::new(rush.clone(), records.clone(), pages.clone()));
         let sandbox = SandboxGateway::new(&config.base_url, &config.secret);
         let relay = Arc::new(ReturnRelay::new(records.clone(), rush.clone()));
         let sweeper = Arc::new(TimeoutSweeper::new(records.clone(), rush.clone(), relay.clone()));
@@ -96,6 +103,7 @@ impl AppState {
             sandbox: Some(sandbox),
             relay,
             sweeper,
+            pages,
         }
     }
 
@@ -103,6 +111,12 @@ impl AppState {
     /// keep it running (`run_until_stopped`).
     pub fn sweeper(&self) -> Arc<TimeoutSweeper> {
         self.sweeper.clone()
+    }
+
+    /// After a product, brand or category changed: every detail page is rendered again, now.
+    pub(crate) async fn refresh_pages(&self) {
+        self.preheater.forget_pages().await;
+        self.refresh_sale().await;
     }
 
     /// Puts cancelled orders' units back on sale now. A failure is logged; the sweeper's loop

@@ -9,7 +9,8 @@
 //! seckill_store::conformance_tests!(make);
 //! ```
 //!
-//! Each case is a `pub async fn(&Records)` named as a sentence. Time is fixed (timestamps are
+//! Each case is a `pub async fn(&Records)` named as a sentence; the cases of [`rush`] and
+//! [`orders`] take the whole `&Fixture`. Time is fixed (timestamps are
 //! written out, `now` is passed in); nothing sleeps. The scenario is set in Asia/Shanghai
 //! (UTC+8, no DST), and some cases only pass when the backend decides windows in that zone.
 //!
@@ -35,6 +36,7 @@ use crate::error::{Conflict, StoreError};
 use crate::page::Page;
 use crate::ports::{ActivityQuery, Records};
 
+pub mod orders;
 pub mod rush;
 
 /// The zone every fixture's records must decide windows in.
@@ -121,6 +123,34 @@ macro_rules! conformance_tests {
             exactly_the_synced_skus_carry_the_seckill_tag,
             an_order_is_found_by_id_and_ticket_with_its_address_and_price,
         );
+        $crate::conformance_tests!(@orders $make;
+            a_cancellation_gives_the_units_back_to_sold_and_writes_one_return,
+            another_shoppers_order_is_not_found_and_stays_as_it_was,
+            a_paid_order_is_cancelled_only_by_an_operator_and_its_payment_then_needs_a_refund,
+            orders_ship_only_when_paid_and_complete_only_when_shipped,
+            overdue_orders_are_the_unpaid_ones_at_or_past_their_deadline_earliest_first,
+            returns_stay_pending_until_marked_and_give_back_once_however_often_applied,
+            a_return_pending_across_a_rebuild_of_the_hot_state_gives_back_nothing_twice,
+            a_cancelled_orders_key_still_answers_with_that_order_after_a_rebuild,
+            a_payment_starts_only_for_a_pending_order_before_its_deadline,
+            a_notice_pays_once_and_replays_change_nothing,
+            a_notice_with_the_wrong_amount_or_order_is_invalid_and_changes_nothing,
+            a_failed_payment_leaves_the_order_payable,
+            money_for_an_order_cancelled_meanwhile_needs_a_refund_and_the_order_stays_cancelled,
+            a_payment_before_the_timeout_wins_and_the_timeout_changes_nothing,
+            a_timeout_racing_a_payment_has_exactly_one_winner_for_each_order,
+            orders_are_listed_newest_first_filtered_and_paged,
+        );
+    };
+    (@orders $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture: $crate::conformance::Fixture = $make().await;
+                $crate::conformance::orders::$case(&fixture).await;
+                drop(fixture);
+            }
+        )*
     };
     (@rush $make:path; $($case:ident),* $(,)?) => {
         $(
@@ -1164,7 +1194,11 @@ mod tests {
     #[test]
     fn every_case_is_instantiated_by_the_macro() {
         let source = include_str!("conformance.rs");
-        for (file, list) in [(source, "@cases $make;"), (include_str!("conformance/rush.rs"), "@rush $make;")] {
+        for (file, list) in [
+            (source, "@cases $make;"),
+            (include_str!("conformance/rush.rs"), "@rush $make;"),
+            (include_str!("conformance/orders.rs"), "@orders $make;"),
+        ] {
             let (_, listed) = source.split_once(list).unwrap();
             let (listed, _) = listed.split_once(");").unwrap();
             let cases: Vec<&str> = file

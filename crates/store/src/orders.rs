@@ -16,7 +16,8 @@ use crate::rush::HotActivity;
 pub trait Orders: Send + Sync + 'static {
     /// The records' view of one activity for (re)building its hot state, read in one
     /// consistent snapshot: per-SKU stock and sold, every non-cancelled order's holding (with
-    /// its ticket and idempotency key), and the reserved users. `NotFound` if absent.
+    /// its ticket and idempotency key), the keys of cancelled orders, and the reserved users.
+    /// `NotFound` if absent.
     async fn hot_activity(&self, activity: ActivityId) -> Result<HotActivity, StoreError>;
 
     /// Records that `user` reserved `activity` (预约); `true` if new, `false` if they had

@@ -41,9 +41,18 @@ pub struct HotHolding {
     pub idempotency_key: Option<String>,
 }
 
+/// The idempotency key of a cancelled order: it holds no stock, but it keeps answering with
+/// that order, so a late retry never makes a second order under the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HotKey {
+    pub ticket: Ticket,
+    pub user_id: UserId,
+    pub idempotency_key: String,
+}
+
 /// Everything the hot state needs to serve one activity, read from the records: loaded at
 /// preheat and rebuilt at start-up. `remaining = stock − sold`; a user's bought quantity is
-/// the sum of their holdings.
+/// the sum of their holdings; every key that won (its order live or cancelled) replays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HotActivity {
     pub activity_id: ActivityId,
@@ -52,6 +61,8 @@ pub struct HotActivity {
     pub skus: Vec<HotSku>,
     /// Non-cancelled orders.
     pub holdings: Vec<HotHolding>,
+    /// Keys of cancelled orders (the keys of live orders are in `holdings`).
+    pub cancelled_keys: Vec<HotKey>,
     /// Users who reserved (预约).
     pub reserved: Vec<UserId>,
 }

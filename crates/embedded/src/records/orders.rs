@@ -18,7 +18,7 @@ use seckill_domain::payment::Payment;
 use seckill_domain::rejection::Rejection;
 use seckill_domain::user::AddressSnapshot;
 use seckill_store::orders::{NoticeOutcome, OrderFilter, Orders, PaymentNotice, PendingReturn};
-use seckill_store::rush::{HotActivity, HotHolding, HotSku, OrderDraft};
+use seckill_store::rush::{HotActivity, HotHolding, HotKey, HotSku, OrderDraft};
 use seckill_store::{Page, Paged, StoreError};
 
 use super::SqliteRecords;
@@ -238,6 +238,15 @@ impl SqliteRecords {
         .bind(activity.get())
         .fetch_all(&mut *tx)
         .await?;
+        // A cancelled order's key still answers with it: forgetting it here would let a retry
+        // hold new stock under a key the records already hold, which no insert can store.
+        let cancelled_keys: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT ticket, user_id, idempotency_key FROM orders
+             WHERE activity_id = ? AND status = 'cancelled' AND idempotency_key IS NOT NULL",
+        )
+        .bind(activity.get())
+        .fetch_all(&mut *tx)
+        .await?;
         let reserved: Vec<i64> = sqlx::query_scalar("SELECT user_id FROM reservations WHERE activity_id = ?")
             .bind(activity.get())
             .fetch_all(&mut *tx)
@@ -261,6 +270,16 @@ impl SqliteRecords {
                         user_id: id(h.user_id)?,
                         quantity: count(h.quantity)?,
                         idempotency_key: h.idempotency_key,
+                    })
+                })
+                .collect::<DbResult<_>>()?,
+            cancelled_keys: cancelled_keys
+                .into_iter()
+                .map(|(ticket, user, key)| {
+                    Ok(HotKey {
+                        ticket: ticket.parse::<Ticket>().map_err(|_| corrupt("order ticket"))?,
+                        user_id: id(user)?,
+                        idempotency_key: key,
                     })
                 })
                 .collect::<DbResult<_>>()?,

@@ -90,5 +90,7 @@ pub async fn update(
         .update_brand(id, &body.parse()?, state.now())
         .await
         .or_not_found(|| format!("brand {id}"))?;
+    // Detail pages show names, images and prices of these.
+    state.refresh_pages().await;
     Ok(Json(brand.into()))
 }

@@ -86,5 +86,7 @@ pub async fn update(
         .update_category(id, &body.parse()?, state.now())
         .await
         .or_not_found(|| format!("category {id}"))?;
+    // Detail pages show names, images and prices of these.
+    state.refresh_pages().await;
     Ok(Json(category.into()))
 }

@@ -176,5 +176,7 @@ pub async fn update(
         .update_product(id, &body.parse()?, state.now())
         .await
         .or_not_found(|| format!("product {id}"))?;
+    // Detail pages show names, images and prices of these.
+    state.refresh_pages().await;
     Ok(Json(product.into()))
 }

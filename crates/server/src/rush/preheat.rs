@@ -18,7 +18,8 @@
 //! the hot path meeting an activity not loaded yet), and at least every second. Restarting the
 //! server runs a step before it serves, from the records, so it resumes exactly where it was.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -28,6 +29,7 @@ use seckill_store::{ActivityQuery, Records, StoreError};
 use tokio_util::sync::CancellationToken;
 
 use super::Rush;
+use crate::pages::detail::PageRenderer;
 
 /// How long ended activities stay in the snapshot (their status keeps answering from memory).
 const KEEP_ENDED: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -39,6 +41,8 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 struct Loaded {
     activities: BTreeSet<ActivityId>,
     tagged: Option<Vec<SkuId>>,
+    /// The version each activity's detail page was rendered at.
+    rendered: HashMap<ActivityId, i64>,
 }
 
 /// The scheduler of activities' lifecycles.
@@ -46,15 +50,25 @@ struct Loaded {
 pub struct Preheater {
     rush: Rush,
     records: Records,
+    pages: Option<Arc<PageRenderer>>,
     // An async mutex, off the hot path: steps run one at a time, so a slower step can never
     // publish an older snapshot over a newer one.
     loaded: tokio::sync::Mutex<Loaded>,
 }
 
 impl Preheater {
-    /// A preheater for `rush` reading `records`.
-    pub fn new(rush: Rush, records: Records) -> Self {
-        Preheater { rush, records, loaded: tokio::sync::Mutex::new(Loaded::default()) }
+    /// A preheater for `rush` reading `records`, rendering detail pages with `pages`.
+    pub fn new(rush: Rush, records: Records, pages: Option<Arc<PageRenderer>>) -> Self {
+        Preheater { rush, records, pages, loaded: tokio::sync::Mutex::new(Loaded::default()) }
+    }
+
+    /// Makes the next step render every detail page again (a product, brand or category
+    /// changed, which moves no activity's version).
+    pub async fn forget_pages(&self) {
+        self.loaded.lock().await.rendered.clear();
+        if let Some(pages) = &self.pages {
+            pages.forget();
+        }
     }
 
     /// One step (see the module docs); answers when the next one is due.
@@ -117,6 +131,20 @@ impl Preheater {
         if loaded.tagged.as_ref() != Some(&tagged) {
             self.records.orders.sync_seckill_tags(&tagged).await?;
             loaded.tagged = Some(tagged);
+        }
+        if let Some(pages) = &self.pages {
+            // Pages of activities not over yet, rendered when published or changed.
+            for a in activities.iter().filter(|a| !a.is_finished(now)) {
+                if loaded.rendered.get(&a.id) == Some(&a.version) {
+                    continue;
+                }
+                match pages.publish(&self.records, a).await {
+                    Ok(_) => {
+                        loaded.rendered.insert(a.id, a.version);
+                    }
+                    Err(e) => tracing::warn!(activity_id = %a.id, error = ?e, "detail page not rendered; retrying"),
+                }
+            }
         }
         rush.snapshot().publish(activities, now, &tz);
         Ok(due)

@@ -20,30 +20,30 @@ use crate::rush::{Hold, OrderDraft, OrderQueue, Placement, ReturnReason, StockGa
 
 /// The fixture's ports, cloneable into spawned tasks.
 #[derive(Clone)]
-struct Ports {
-    records: Records,
-    gate: Arc<dyn StockGate>,
-    queue: Arc<dyn OrderQueue>,
+pub(super) struct Ports {
+    pub(super) records: Records,
+    pub(super) gate: Arc<dyn StockGate>,
+    pub(super) queue: Arc<dyn OrderQueue>,
 }
 
 impl Ports {
-    fn of(f: &Fixture) -> Self {
+    pub(super) fn of(f: &Fixture) -> Self {
         Ports { records: f.records.clone(), gate: f.gate.clone(), queue: f.queue.clone() }
     }
 }
 
 /// An activity on sale with its buyers, loaded into the fixture's hot state.
-struct Sale {
-    activity: Activity,
-    sku: SkuId,
+pub(super) struct Sale {
+    pub(super) activity: Activity,
+    pub(super) sku: SkuId,
     /// Each buyer with one address of their own.
-    buyers: Vec<(UserId, AddressId)>,
+    pub(super) buyers: Vec<(UserId, AddressId)>,
 }
 
 impl Sale {
     /// The phone's black sku with `stock` units, `total_limit` per user, `single_limit` per
     /// order, and `buyers` shoppers with an address each; hot state loaded from the records.
-    async fn open(f: &Fixture, stock: u32, total_limit: u32, single_limit: u32, buyers: usize) -> Sale {
+    pub(super) async fn open(f: &Fixture, stock: u32, total_limit: u32, single_limit: u32, buyers: usize) -> Sale {
         let shop = Shop::open(&f.records).await;
         let mut new = shop.sale(&[&shop.morning], day(11), day(12));
         new.skus[0].stock = stock;
@@ -61,23 +61,23 @@ impl Sale {
         Sale { sku: activity.skus[0].sku_id, activity, buyers: list }
     }
 
-    fn draft(&self, buyer: usize, quantity: u32, key: Option<&str>) -> OrderDraft {
+    pub(super) fn draft(&self, buyer: usize, quantity: u32, key: Option<&str>) -> OrderDraft {
         let (user, address) = self.buyers[buyer];
         draft(self.activity.id, self.sku, user, address, quantity, key)
     }
 
-    async fn sold(&self, f: &impl AsPorts) -> u32 {
+    pub(super) async fn sold(&self, f: &impl AsPorts) -> u32 {
         let f = f.ports();
         f.records.catalog.activity(self.activity.id).await.unwrap().skus[0].sold
     }
 }
 
 /// The instant every draft is made at: inside the sale.
-fn rush_now() -> Timestamp {
+pub(super) fn rush_now() -> Timestamp {
     super::at("2026-11-11T10:00:00+08:00")
 }
 
-fn draft(
+pub(super) fn draft(
     activity: ActivityId,
     sku: SkuId,
     user: UserId,
@@ -102,7 +102,7 @@ fn draft(
 }
 
 /// One purchase as the hot path makes it: reserve, then place (or replay the first answer).
-async fn buy(f: &impl AsPorts, draft: OrderDraft, total_limit: u32) -> Result<Placement, Rejection> {
+pub(super) async fn buy(f: &impl AsPorts, draft: OrderDraft, total_limit: u32) -> Result<Placement, Rejection> {
     let f = f.ports();
     match f.gate.reserve(&draft, total_limit).await.unwrap() {
         Err(r) => Err(r),
@@ -112,7 +112,7 @@ async fn buy(f: &impl AsPorts, draft: OrderDraft, total_limit: u32) -> Result<Pl
 }
 
 /// A fixture or its cloned ports.
-trait AsPorts {
+pub(super) trait AsPorts {
     fn ports(&self) -> Ports;
 }
 
@@ -129,7 +129,7 @@ impl AsPorts for Ports {
 }
 
 #[track_caller]
-fn created(outcome: &Result<Placement, Rejection>) -> Option<&seckill_domain::order::Order> {
+pub(super) fn created(outcome: &Result<Placement, Rejection>) -> Option<&seckill_domain::order::Order> {
     match outcome {
         Ok(Placement::Created(order)) => Some(order),
         _ => None,

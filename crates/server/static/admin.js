@@ -1,0 +1,2 @@
+// The operators console: a single page over /api/admin.
+"use strict";
