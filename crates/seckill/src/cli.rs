@@ -11,8 +11,10 @@ use seckill_domain::user::{Username, check_password};
 use seckill_server::auth::Passwords;
 use seckill_store::{Records, StoreError};
 
+use seckill_bench::host::{Closer, Opened, ServerSpec};
+
 use crate::launch::{OpenedRecords, Server};
-use crate::settings::{KEYS, Settings};
+use crate::settings::{DatabaseUrl, KEYS, Settings};
 
 /// seckill — a flash-sale (秒杀) server.
 ///
@@ -43,6 +45,9 @@ pub enum Command {
     Demo,
     /// Print the effective configuration (secrets redacted) and every key with its default.
     Config,
+    /// Drive a flash sale over HTTP with many virtual shoppers, check the invariants, and report
+    /// the figures (with --baseline, also as ratios to a hello-world server).
+    Bench(Box<seckill_bench::BenchArgs>),
 }
 
 /// Operator accounts.
@@ -69,7 +74,12 @@ pub struct AdminCreate {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load_from_process(cli.config.as_deref())?;
+    let mut settings = Settings::load_from_process(cli.config.as_deref())?;
+    if matches!(cli.command, Command::Bench(_)) && std::env::var_os("SECKILL_LOG").is_none() {
+        // The server started by the bench logs warnings only: its info lines would tear the
+        // progress bar apart.
+        settings.log = "warn".into();
+    }
     crate::telemetry::init(&settings);
     match cli.command {
         Command::Serve => serve(&settings).await,
@@ -80,6 +90,85 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print_config(&settings);
             Ok(())
         }
+        Command::Bench(args) => seckill_bench::run(*args, &BenchHost { settings }).await,
+    }
+}
+
+/// What `seckill bench` borrows from the program: servers and records over this process's
+/// configuration, with the keys a bench server needs replaced.
+#[derive(Debug)]
+pub struct BenchHost {
+    /// The configuration as loaded (file, then environment).
+    pub settings: Settings,
+}
+
+impl BenchHost {
+    /// The configuration of a bench server over `spec`: always the embedded shape, in its
+    /// own data dir, on a free loopback port.
+    fn settings_for(&self, spec: &ServerSpec) -> Settings {
+        let mut s = self.settings.clone();
+        s.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        s.data_dir = spec.data_dir.clone();
+        s.database = DatabaseUrl::Sqlite(spec.data_dir.join("seckill.db"));
+        s.redis_url = None;
+        s.public_url = None;
+        s.secret = Some(secrecy::SecretString::from(spec.secret.clone()));
+        s.rate_limits = spec.rate_limits;
+        s.ip_rate_limit = std::num::NonZeroU32::new(spec.ip_rate_limit).unwrap_or(s.ip_rate_limit);
+        s
+    }
+
+    async fn open_records(settings: &Settings) -> anyhow::Result<Opened> {
+        let records = OpenedRecords::open(settings).await?;
+        Ok(Opened {
+            records: records.records.clone(),
+            secret: settings.resolve_secret()?,
+            timezone: settings.timezone.clone(),
+            base_url: None,
+            closer: Box::new(CloseRecords(records)),
+        })
+    }
+}
+
+struct StopServer(Server);
+
+#[async_trait::async_trait]
+impl Closer for StopServer {
+    async fn close(self: Box<Self>) -> anyhow::Result<()> {
+        self.0.stop().await
+    }
+}
+
+struct CloseRecords(OpenedRecords);
+
+#[async_trait::async_trait]
+impl Closer for CloseRecords {
+    async fn close(self: Box<Self>) -> anyhow::Result<()> {
+        self.0.close().await;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl seckill_bench::Host for BenchHost {
+    async fn start(&self, spec: &ServerSpec) -> anyhow::Result<Opened> {
+        let settings = self.settings_for(spec);
+        let server = Server::start(&settings, Arc::new(SystemClock)).await?;
+        Ok(Opened {
+            records: server.records().clone(),
+            secret: settings.resolve_secret()?,
+            timezone: settings.timezone.clone(),
+            base_url: Some(server.base_url().to_owned()),
+            closer: Box::new(StopServer(server)),
+        })
+    }
+
+    async fn open(&self, spec: &ServerSpec) -> anyhow::Result<Opened> {
+        Self::open_records(&self.settings_for(spec)).await
+    }
+
+    async fn open_configured(&self) -> anyhow::Result<Opened> {
+        Self::open_records(&self.settings).await
     }
 }
 

@@ -25,7 +25,7 @@ use crate::state::AppState;
     tags(
         (name = "ops", description = "probes, metrics, clock, this document"),
         (name = "accounts", description = "shoppers: registration, sessions, addresses"),
-        (name = "activities", description = "the public catalog of seckill activities"),
+        (name = "activities", description = "the public catalog of seckill activities, and search"),
         (name = "rush", description = "the sale itself: reservations, purchase tokens, orders, tickets"),
         (name = "orders", description = "a shopper's own orders after the rush: list, cancel, pay"),
         (name = "payments", description = "the payment provider's callback"),
@@ -116,6 +116,7 @@ mod tests {
         ("get", "/api/me/addresses"),
         ("delete", "/api/me/addresses/{id}"),
         ("get", "/api/time-slots"),
+        ("get", "/api/search"),
         ("get", "/api/activities"),
         ("get", "/api/activities/{id}"),
         ("get", "/api/activities/{id}/status"),

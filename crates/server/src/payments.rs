@@ -105,8 +105,8 @@ impl SandboxGateway {
         format!("{}/api/payments/notify", self.inner.base_url)
     }
 
-    /// Sends one signed notification; `true` once the shop acknowledged it.
-    async fn deliver(&self, body: &[u8]) -> bool {
+    /// Sends one signed notification and says what became of it.
+    async fn deliver(&self, body: &[u8]) -> Delivery {
         let request = self
             .inner
             .client
@@ -115,15 +115,24 @@ impl SandboxGateway {
             .header(SIGNATURE_HEADER, self.sign(body))
             .body(body.to_vec());
         match request.send().await {
-            Ok(r) if r.status().is_success() => true,
+            Ok(r) if r.status().is_success() => Delivery::Acknowledged,
             Ok(r) => {
-                tracing::warn!(status = %r.status(), "the shop refused a sandbox notification");
-                // A 4xx other than a timeout will not get better by retrying.
-                r.status().is_client_error() && r.status() != reqwest::StatusCode::REQUEST_TIMEOUT
+                tracing::warn!(status = %r.status(), "the shop did not take a sandbox notification");
+                // A refusal (bad signature, no such payment) will not get better by retrying;
+                // a timeout, a rate limit or a server error may.
+                let status = r.status();
+                if status.is_client_error()
+                    && status != reqwest::StatusCode::REQUEST_TIMEOUT
+                    && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+                {
+                    Delivery::Refused
+                } else {
+                    Delivery::Retry
+                }
             }
             Err(e) => {
                 tracing::warn!(error = %e, "sandbox notification not delivered");
-                false
+                Delivery::Retry
             }
         }
     }
@@ -141,15 +150,17 @@ impl SandboxGateway {
             sent_at: now,
         };
         let Ok(body) = serde_json::to_vec(&notification) else { return false };
-        if self.deliver(&body).await {
-            return true;
+        match self.deliver(&body).await {
+            Delivery::Acknowledged => return true,
+            Delivery::Refused => return false,
+            Delivery::Retry => {}
         }
         let gateway = self.clone();
         tokio::spawn(async move {
             let mut wait = Duration::from_millis(500);
             for _ in 1..DELIVERY_ATTEMPTS {
                 tokio::time::sleep(wait).await;
-                if gateway.deliver(&body).await {
+                if gateway.deliver(&body).await != Delivery::Retry {
                     return;
                 }
                 wait = (wait * 2).min(Duration::from_secs(30));
@@ -158,6 +169,17 @@ impl SandboxGateway {
         });
         false
     }
+}
+
+/// What became of one notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// The shop answered 2xx.
+    Acknowledged,
+    /// The shop refused it for good (4xx other than 408/429).
+    Refused,
+    /// Not delivered, or the shop asked to come back later: try again.
+    Retry,
 }
 
 impl PaymentGateway for SandboxGateway {

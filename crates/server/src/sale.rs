@@ -48,6 +48,12 @@ impl ActivityState {
     pub fn is_ongoing(self) -> bool {
         matches!(self, ActivityState::Running | ActivityState::Paused | ActivityState::SoldOut)
     }
+
+    /// Ongoing or not started yet: what shoppers are shown unless they ask for ended ones (the
+    /// default activity list, search).
+    pub fn is_current_or_upcoming(self) -> bool {
+        self == ActivityState::Upcoming || self.is_ongoing()
+    }
 }
 
 /// An activity at one instant.
@@ -157,5 +163,7 @@ mod tests {
         assert_eq!((off.state, off.next_window_start, off.window_end), (ActivityState::Disabled, None, None));
         assert!(ActivityState::SoldOut.is_ongoing() && ActivityState::Paused.is_ongoing());
         assert!(!ActivityState::Upcoming.is_ongoing());
+        assert!(ActivityState::Upcoming.is_current_or_upcoming() && ActivityState::SoldOut.is_current_or_upcoming());
+        assert!(!ActivityState::Ended.is_current_or_upcoming() && !ActivityState::Disabled.is_current_or_upcoming());
     }
 }

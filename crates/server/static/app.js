@@ -86,10 +86,14 @@ function el(tag, attrs = {}, ...children) {
 }
 
 /** A product image, or a placeholder with its initial. */
-function picture(url, name) {
-  if (url) return el("img", { src: url, alt: name, loading: "lazy" });
+function picture(url, name, eager) {
+  if (url) return el("img", { src: url, alt: name, loading: eager ? "eager" : "lazy" });
   return el("div", { class: "ph", text: (name || "?").trim().charAt(0) });
 }
+
+// Dates for people in the shop's language, in the shopper's own time zone.
+const when = (t) => new Date(t).toLocaleString("zh-CN", { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+const clock = (t) => new Date(t).toLocaleTimeString("zh-CN", { hour12: false });
 
 // ---- the server's clock ---------------------------------------------------------------------
 // Countdowns follow the server, not the phone: three samples of /api/time, the one with the
@@ -125,7 +129,7 @@ function renderCountdown(node, ms) {
     ...(i ? [":"] : []),
     el("span", { class: "seg", text: p }),
   ]));
-  node.dataset.remainingMs = String(Math.max(0, ms));
+  node.dataset.remainingMs = String(Math.max(0, Math.ceil(ms)));
 }
 
 // ---- the signed-in shopper ------------------------------------------------------------------
@@ -319,7 +323,7 @@ pages.detail = async function () {
       label.textContent = STATE_LABEL[state] || "";
     }
     if (state === "paused" && status.next_window_start) {
-      note.textContent = "下一场 " + new Date(status.next_window_start).toLocaleString();
+      note.textContent = "下一场 " + when(status.next_window_start);
     } else if (state === "ended") {
       note.textContent = "活动已结束，感谢关注";
     } else if (state === "sold_out" || (state === "running" && left === 0)) {
@@ -447,7 +451,7 @@ pages.checkout = async function () {
     result.hidden = false;
     orderStatus.dataset.status = "created";
     orderStatus.replaceChildren(el("h3", { text: "抢购成功！" }),
-      el("p", { text: `订单 #${order.id}，请在 ${new Date(order.pay_deadline).toLocaleTimeString()} 前付款` }));
+      el("p", { text: `订单 #${order.id}，请在 ${clock(order.pay_deadline)} 前付款` }));
     $('[data-role="result-actions"]').replaceChildren(
       el("button", { class: "btn btn-primary", type: "button", "data-testid": "pay", onclick: () => pay(order.id) }, "去付款"),
       el("a", { class: "btn btn-ghost", href: "/orders" }, "查看订单"));
@@ -509,9 +513,17 @@ pages.orders = async function () {
   if (!(await loadMe())) { location.href = loginUrl(); return; }
   await syncClock();
   const box = $('[data-role="orders"]');
+  // Product name, picture and SKU of each order, from the public activity detail (one call
+  // per activity, cached by the browser and the edge).
+  const activities = new Map();
+  async function activity(id) {
+    if (!activities.has(id)) activities.set(id, api("GET", `/api/activities/${id}`).then((r) => (r.ok ? r.body : null)));
+    return activities.get(id);
+  }
   async function load() {
     const r = await api("GET", "/api/me/orders");
     if (!r.ok) { box.replaceChildren(el("div", { class: "empty", text: errorText(r) })); return; }
+    const details = new Map(await Promise.all([...new Set(r.body.items.map((o) => o.activity_id))].map(async (id) => [id, await activity(id)])));
     if (!r.body.items.length) { box.replaceChildren(el("div", { class: "card empty" }, "还没有订单，", el("a", { href: "/", text: "去看看今天的秒杀" }))); return; }
     box.replaceChildren(...r.body.items.map((o) => {
       const actions = el("div", { class: "order-actions" });
@@ -535,16 +547,23 @@ pages.orders = async function () {
           load();
         } }, "确认收货"));
       }
+      const a = details.get(o.activity_id);
+      const product = a && a.product;
+      const sku = a && a.skus.find((x) => x.sku_id === o.sku_id);
+      const skuName = sku ? sku.name + (sku.spec ? " · " + sku.spec : "") : "";
       let extra = "";
-      if (o.status === "pending_payment") extra = "请在 " + new Date(o.pay_deadline).toLocaleTimeString() + " 前付款";
+      if (o.status === "pending_payment") extra = "请在 " + clock(o.pay_deadline) + " 前付款";
       if (o.status === "shipped" && o.carrier) extra = `${o.carrier} ${o.tracking_no || ""}`;
       if (o.status === "cancelled") extra = { timeout: "超时未付款", user: "已由你取消", admin: "商家取消" }[o.cancel_reason] || "";
       return el("article", { class: "card order", "data-testid": "order-row", "data-status": o.status, "data-order": o.id },
-        el("div", { class: "order-head" }, el("span", { text: `订单 #${o.id} · 活动 #${o.activity_id}` }),
-          el("span", { text: new Date(o.created_at).toLocaleString() })),
+        el("div", { class: "order-head" }, el("span", { text: `订单 #${o.id}` }),
+          el("span", { text: when(o.created_at) })),
         el("div", { class: "order-main" },
-          el("div", {},
-            el("span", { class: "status " + o.status, text: ORDER_STATUS[o.status] || o.status }),
+          product ? el("div", { class: "thumb" }, picture(product.image_urls[0], product.name, true)) : null,
+          el("div", { class: "order-info" },
+            product ? el("div", { class: "deal-name", text: product.name }) : null,
+            skuName ? el("small", { class: "muted", text: skuName }) : null,
+            el("div", {}, el("span", { class: "status " + o.status, text: ORDER_STATUS[o.status] || o.status })),
             el("div", { class: "muted", text: `${o.quantity} 件 · ¥${yuan(o.amount_cents)}` }),
             extra ? el("small", { class: "muted", text: extra }) : null),
           actions));
@@ -555,6 +574,6 @@ pages.orders = async function () {
 
 document.addEventListener("DOMContentLoaded", () => {
   const run = pages[page && page.dataset.page];
-  if (run) run();
-  else loadMe();
+  // `data-ready` marks the page as wired up (browser tests wait for it).
+  Promise.resolve(run ? run() : loadMe()).finally(() => { document.body.dataset.ready = "1"; });
 });

@@ -9,8 +9,8 @@
 //! seckill_store::conformance_tests!(make);
 //! ```
 //!
-//! Each case is a `pub async fn(&Records)` named as a sentence; the cases of [`rush`] and
-//! [`orders`] take the whole `&Fixture`. Time is fixed (timestamps are
+//! Each case is a `pub async fn(&Records)` named as a sentence (those of [`search`] too); the
+//! cases of [`rush`] and [`orders`] take the whole `&Fixture`. Time is fixed (timestamps are
 //! written out, `now` is passed in); nothing sleeps. The scenario is set in Asia/Shanghai
 //! (UTC+8, no DST), and some cases only pass when the backend decides windows in that zone.
 //!
@@ -38,6 +38,7 @@ use crate::ports::{ActivityQuery, Records};
 
 pub mod orders;
 pub mod rush;
+pub mod search;
 
 /// The zone every fixture's records must decide windows in.
 pub const TIME_ZONE: &str = "Asia/Shanghai";
@@ -84,6 +85,7 @@ macro_rules! conformance_tests {
             deleting_the_default_address_promotes_the_most_recent_one,
             another_users_address_is_not_found,
             a_user_keeps_at_most_20_addresses,
+            many_users_are_registered_at_once_each_with_one_default_address,
             brands_are_listed_by_sort_then_name_and_can_be_updated,
             a_category_needs_an_existing_parent,
             a_category_cannot_become_its_own_descendant,
@@ -141,6 +143,24 @@ macro_rules! conformance_tests {
             a_timeout_racing_a_payment_has_exactly_one_winner_for_each_order,
             orders_are_listed_newest_first_filtered_and_paged,
         );
+        $crate::conformance_tests!(@search $make;
+            search_matches_product_brand_and_category_names_in_any_letter_case,
+            a_chinese_or_latin_substring_matches_inside_a_longer_name,
+            search_finds_only_enabled_activities_that_have_not_ended,
+            renaming_a_product_its_brand_or_its_category_is_found_at_once,
+            search_text_is_never_query_syntax,
+            the_best_matches_come_first_and_at_most_the_limit,
+        );
+    };
+    (@search $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let fixture: $crate::conformance::Fixture = $make().await;
+                $crate::conformance::search::$case(&fixture.records).await;
+                drop(fixture);
+            }
+        )*
     };
     (@orders $make:path; $($case:ident),* $(,)?) => {
         $(
@@ -526,6 +546,46 @@ pub async fn a_user_keeps_at_most_20_addresses(records: &Records) {
     a.add_address(other.id, &new_address("bob's", None), now()).await.unwrap();
     a.delete_address(user.id, last.unwrap().id).await.unwrap();
     a.add_address(user.id, &new_address("room again", None), now()).await.unwrap();
+}
+
+/// A bulk registration creates every shopper at the new-user level with the hash given and the
+/// address as their only, default, address, answering ids in the order of the names; a name
+/// taken in any letter case (or given twice) creates nobody.
+pub async fn many_users_are_registered_at_once_each_with_one_default_address(records: &Records) {
+    let a = &records.accounts;
+    let names: Vec<Username> = (0..12_000).map(|i| Username::parse(&format!("Bulk-{i:05}")).unwrap()).collect();
+    let home = new_address("bulk", Some(false));
+    let ids = a.create_users_in_bulk(&names, "!", &home, now()).await.unwrap();
+    assert_eq!(ids.len(), names.len());
+    let distinct: std::collections::BTreeSet<_> = ids.iter().map(|(u, _)| *u).collect();
+    assert_eq!(distinct.len(), names.len());
+    for i in [0, 1, 4_999, 5_000, 11_999] {
+        let (user, address) = ids[i];
+        let u = a.user(user).await.unwrap();
+        assert_eq!(u.username, names[i].as_str());
+        assert_eq!((u.level, u.created_at), (NEW_USER_LEVEL, now()));
+        let list = a.addresses(user).await.unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].id, address);
+        assert!(list[0].is_default);
+        assert_eq!((list[0].contact.as_str(), list[0].city.as_str()), ("bulk", "杭州市"));
+        assert_eq!(a.address(user, address).await.unwrap(), list[0]);
+    }
+    let found = a.user_credentials("bulk-00007").await.unwrap().unwrap();
+    assert_eq!((found.account.id, found.password_hash.as_str()), (ids[7].0, "!"));
+    // Each user's address is their own.
+    not_found(a.address(ids[0].0, ids[1].1).await);
+    assert_eq!(a.users(None, Page::default()).await.unwrap().total, 12_000);
+
+    // All or nothing: one taken name (in another letter case) or a name given twice.
+    let taken = vec![Username::parse("fresh-1").unwrap(), Username::parse("BULK-00003").unwrap()];
+    assert_eq!(conflict(a.create_users_in_bulk(&taken, "!", &home, now()).await), Conflict::UsernameTaken);
+    let twice = vec![Username::parse("fresh-2").unwrap(), Username::parse("Fresh-2").unwrap()];
+    assert_eq!(conflict(a.create_users_in_bulk(&twice, "!", &home, now()).await), Conflict::UsernameTaken);
+    assert!(a.user_credentials("fresh-1").await.unwrap().is_none());
+    assert!(a.user_credentials("fresh-2").await.unwrap().is_none());
+    assert_eq!(a.users(None, Page::default()).await.unwrap().total, 12_000);
+    assert!(a.create_users_in_bulk(&[], "!", &home, now()).await.unwrap().is_empty());
 }
 
 // ---- catalog -------------------------------------------------------------------------------
@@ -1198,6 +1258,7 @@ mod tests {
             (source, "@cases $make;"),
             (include_str!("conformance/rush.rs"), "@rush $make;"),
             (include_str!("conformance/orders.rs"), "@orders $make;"),
+            (include_str!("conformance/search.rs"), "@search $make;"),
         ] {
             let (_, listed) = source.split_once(list).unwrap();
             let (listed, _) = listed.split_once(");").unwrap();

@@ -7,6 +7,8 @@
 //! - [`ports`]: the records' traits — [`Accounts`], [`Catalog`], [`Health`] — and
 //!   [`Records`], the bundle a backend hands to the server.
 //! - [`orders`]: [`Orders`](orders::Orders), the records' side of selling.
+//! - [`search`]: [`SearchQuery`], a shopper's search parsed into plain terms, and the
+//!   [`SearchHit`]s [`Catalog::search`] answers with.
 //! - [`rush`]: the hot path's ports — [`StockGate`](rush::StockGate), the atomic reservation
 //!   in the hot state, and [`OrderQueue`](rush::OrderQueue), the hand-off to durable orders.
 //! - `conformance` (feature `conformance`): the behavioural suite every backend must pass,
@@ -21,6 +23,7 @@ pub mod orders;
 pub mod page;
 pub mod ports;
 pub mod rush;
+pub mod search;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -28,3 +31,4 @@ pub mod conformance;
 pub use error::{Conflict, StoreError};
 pub use page::{Page, Paged};
 pub use ports::{Accounts, ActivityQuery, Catalog, Credentials, Health, OrderCounts, Records};
+pub use search::{SearchHit, SearchQuery};

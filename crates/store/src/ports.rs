@@ -14,6 +14,7 @@ use seckill_domain::user::{Address, Admin, NewAddress, NewUser, User, Username};
 use crate::error::StoreError;
 use crate::orders::Orders;
 use crate::page::{Page, Paged};
+use crate::search::{SearchHit, SearchQuery};
 
 /// An account with its stored password hash, for a login check.
 #[derive(Debug, Clone)]
@@ -66,6 +67,21 @@ pub trait Accounts: Send + Sync + 'static {
     /// Removes one of the user's addresses (orders keep their own copy). If it was the
     /// default, the most recent remaining address becomes the default.
     async fn delete_address(&self, user: UserId, id: AddressId) -> Result<(), StoreError>;
+
+    /// Registers many shoppers at once (load tests, imports): each at
+    /// [`NEW_USER_LEVEL`](seckill_domain::user::NEW_USER_LEVEL) with `password_hash` (pass one
+    /// that no password matches, such as `"!"`, for accounts that never sign in) and `address`
+    /// as their one, default, address. Answers `(user, address)` ids in the order of
+    /// `usernames`. All or nothing, in one transaction: `Conflict::UsernameTaken` when a name
+    /// exists already or appears twice, in any letter case, and then nobody is created. Callers
+    /// send large batches (thousands of names) — that is what makes it fast.
+    async fn create_users_in_bulk(
+        &self,
+        usernames: &[Username],
+        password_hash: &str,
+        address: &NewAddress,
+        now: Timestamp,
+    ) -> Result<Vec<(UserId, AddressId)>, StoreError>;
 }
 
 /// Which activities to list.
@@ -147,6 +163,19 @@ pub trait Catalog: Send + Sync + 'static {
     -> Result<Activity, StoreError>;
     /// Order counts per activity (activities without orders are absent).
     async fn order_counts(&self, activities: &[ActivityId]) -> Result<Vec<(ActivityId, OrderCounts)>, StoreError>;
+
+    /// Shoppers' search: the enabled activities not finished at `now` (`ends_at > now`) whose
+    /// product matches every term of `query`, at most `limit`, each with its product.
+    ///
+    /// A term matches when it occurs, in any letter case, as a substring of the product's name,
+    /// its brand's name or its category's name (so `手机` and `mate` match inside `华为Mate70
+    /// 5G手机`); different terms may match different names. Best first: products whose own name
+    /// holds every term, then the rest; within each, by `starts_at` then activity id.
+    ///
+    /// The index behind it is kept in step with every change of a product, brand or category in
+    /// the same transaction: a rename is searchable as soon as it is stored. No query text is
+    /// ever an error (`StoreError` only for a store failure).
+    async fn search(&self, query: &SearchQuery, now: Timestamp, limit: u32) -> Result<Vec<SearchHit>, StoreError>;
 }
 
 /// Whether the records answer at all.

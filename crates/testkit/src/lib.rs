@@ -33,6 +33,7 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 pub mod process;
+pub mod web;
 
 /// The operator every test app can log in as.
 pub const ADMIN_USER: &str = "root";

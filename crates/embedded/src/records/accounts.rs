@@ -14,7 +14,7 @@ use seckill_store::{Accounts, Credentials, Page, Paged, StoreError};
 use sqlx::SqliteConnection;
 
 use super::SqliteRecords;
-use super::error::{DbResult, invalid};
+use super::error::{DbResult, corrupt, invalid};
 use super::rows::{AddressRow, AdminRow, UserRow, millis, paged};
 
 /// The key that makes usernames unique regardless of case.
@@ -116,6 +116,17 @@ impl Accounts for SqliteRecords {
     #[tracing::instrument(skip_all)]
     async fn delete_address(&self, user: UserId, id: AddressId) -> Result<(), StoreError> {
         Ok(delete_address(self, user, id).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(users = usernames.len()))]
+    async fn create_users_in_bulk(
+        &self,
+        usernames: &[Username],
+        password_hash: &str,
+        address: &NewAddress,
+        now: Timestamp,
+    ) -> Result<Vec<(UserId, AddressId)>, StoreError> {
+        Ok(create_users_in_bulk(self, usernames, password_hash, address, now).await?)
     }
 }
 
@@ -341,6 +352,71 @@ async fn delete_address(db: &SqliteRecords, user: UserId, id: AddressId) -> DbRe
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Rows per `INSERT … SELECT … FROM json_each(?)` statement of a bulk registration: one bound
+/// JSON array per statement, so no limit on bound variables applies and each statement is one
+/// round trip to the SQLite thread.
+const BULK_ROWS_PER_STATEMENT: usize = 5_000;
+
+/// Keeps: all or nothing (one write transaction); every user gets exactly one address, which
+/// is their default. A name taken (or given twice) fails the UNIQUE index on `username_key`,
+/// which is `Conflict::UsernameTaken`.
+async fn create_users_in_bulk(
+    db: &SqliteRecords,
+    usernames: &[Username],
+    password_hash: &str,
+    address: &NewAddress,
+    now: Timestamp,
+) -> DbResult<Vec<(UserId, AddressId)>> {
+    let mut tx = db.write().await?;
+    let mut ids = Vec::with_capacity(usernames.len());
+    for chunk in usernames.chunks(BULK_ROWS_PER_STATEMENT) {
+        let names: Vec<(&str, String)> = chunk.iter().map(|u| (u.as_str(), username_key(u.as_str()))).collect();
+        let names = serde_json::to_string(&names).map_err(|e| corrupt(format!("usernames as JSON: {e}")))?;
+        let users: Vec<(i64, String)> = sqlx::query_as(
+            "INSERT INTO users (username, username_key, password_hash, level, created_at)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?2, ?3, ?4 FROM json_each(?1)
+             RETURNING id, username_key",
+        )
+        .bind(names)
+        .bind(password_hash)
+        .bind(i64::from(NEW_USER_LEVEL))
+        .bind(millis(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        // RETURNING gives no order guarantee: match the rows to the names by key.
+        let by_key: std::collections::HashMap<String, i64> = users.into_iter().map(|(id, key)| (key, id)).collect();
+        let user_ids = chunk
+            .iter()
+            .map(|u| {
+                by_key.get(&username_key(u.as_str())).copied().ok_or_else(|| corrupt("a bulk user was not inserted"))
+            })
+            .collect::<DbResult<Vec<i64>>>()?;
+        let id_list = serde_json::to_string(&user_ids).map_err(|e| corrupt(format!("user ids as JSON: {e}")))?;
+        let addresses: Vec<(i64, i64)> = sqlx::query_as(
+            "INSERT INTO addresses (user_id, contact, phone, province, city, district, detail, is_default, created_at)
+             SELECT value, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8 FROM json_each(?1)
+             RETURNING user_id, id",
+        )
+        .bind(id_list)
+        .bind(&address.contact)
+        .bind(&address.phone)
+        .bind(&address.province)
+        .bind(&address.city)
+        .bind(&address.district)
+        .bind(&address.detail)
+        .bind(millis(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let by_user: std::collections::HashMap<i64, i64> = addresses.into_iter().collect();
+        for user in user_ids {
+            let address = by_user.get(&user).copied().ok_or_else(|| corrupt("a bulk address was not inserted"))?;
+            ids.push((UserId::try_from(user).map_err(corrupt)?, AddressId::try_from(address).map_err(corrupt)?));
+        }
+    }
+    tx.commit().await?;
+    Ok(ids)
 }
 
 #[cfg(test)]

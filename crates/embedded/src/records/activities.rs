@@ -101,6 +101,26 @@ pub(crate) async fn load_activity(conn: &mut SqliteConnection, id: ActivityId) -
     assemble(conn, vec![row]).await?.pop().ok_or(DbError::Store(StoreError::NotFound))
 }
 
+/// The activities with these ids, in the order given; ids of no activity are left out.
+pub(crate) async fn activities_by_id(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<Activity>> {
+    let rows: Vec<ActivityRow> = sqlx::query_as(
+        "SELECT id, name, product_id, starts_at, ends_at, total_limit, single_limit, min_level,
+                reservation_required, pay_timeout_secs, enabled, version, created_at, updated_at
+         FROM activities WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(id_list(ids.iter().copied()))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = assemble(conn, rows).await?;
+    let mut ordered = Vec::with_capacity(found.len());
+    for id in ids {
+        if let Some(i) = found.iter().position(|a| a.id.get() == *id) {
+            ordered.push(found.swap_remove(i));
+        }
+    }
+    Ok(ordered)
+}
+
 /// Activities matching `query`, by `starts_at` then id.
 pub(crate) async fn activities(db: &SqliteRecords, query: &ActivityQuery) -> DbResult<Vec<Activity>> {
     let mut tx = db.read().await?;

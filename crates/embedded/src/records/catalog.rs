@@ -1,5 +1,5 @@
-//! Brands, categories, products and their SKUs, and the [`Catalog`] port on SQLite (slots and
-//! activities are handed to their own modules).
+//! Brands, categories, products and their SKUs, and the [`Catalog`] port on SQLite (slots,
+//! activities and search are handed to their own modules).
 //!
 //! Rules kept here, each inside one write transaction: a product's brand and category exist;
 //! a category's parent exists and is never the category itself or one of its descendants (the
@@ -12,14 +12,14 @@ use seckill_domain::catalog::{Brand, Category, NewBrand, NewCategory, NewProduct
 use seckill_domain::ids::{ActivityId, BrandId, CategoryId, ProductId, SlotId};
 use seckill_domain::slot::{NewTimeSlot, TimeSlot};
 use seckill_domain::validation::FieldErrors;
-use seckill_store::{ActivityQuery, Catalog, OrderCounts, Page, Paged, StoreError};
+use seckill_store::{ActivityQuery, Catalog, OrderCounts, Page, Paged, SearchHit, SearchQuery, StoreError};
 use sqlx::SqliteConnection;
 
 use super::SqliteRecords;
 use super::accounts::contains_pattern;
 use super::error::{DbResult, corrupt, invalid};
 use super::rows::{BrandRow, CategoryRow, ProductRow, SkuRow, id_list, millis, paged};
-use super::{activities, slots};
+use super::{activities, search, slots};
 
 #[async_trait]
 impl Catalog for SqliteRecords {
@@ -123,6 +123,11 @@ impl Catalog for SqliteRecords {
         now: Timestamp,
     ) -> Result<Activity, StoreError> {
         Ok(activities::set_enabled(self, id, enabled, now).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(terms = query.terms().len()))]
+    async fn search(&self, query: &SearchQuery, now: Timestamp, limit: u32) -> Result<Vec<SearchHit>, StoreError> {
+        Ok(search::search(self, query, now, limit).await?)
     }
 
     #[tracing::instrument(skip_all)]
@@ -320,6 +325,26 @@ pub(crate) async fn load_product(conn: &mut SqliteConnection, id: ProductId) -> 
             .fetch_one(&mut *conn)
             .await?;
     with_skus(conn, vec![row]).await?.pop().ok_or_else(|| corrupt(format!("product {id} vanished")))
+}
+
+/// The products with these ids and their live SKUs, in the order given; ids of no product are
+/// left out.
+pub(crate) async fn products_by_id(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<Product>> {
+    let rows: Vec<ProductRow> = sqlx::query_as(
+        "SELECT id, name, brand_id, category_id, description, image_urls FROM products
+         WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(id_list(ids.iter().copied()))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut found = with_skus(conn, rows).await?;
+    let mut ordered = Vec::with_capacity(found.len());
+    for id in ids {
+        if let Some(i) = found.iter().position(|p| p.id.get() == *id) {
+            ordered.push(found.swap_remove(i));
+        }
+    }
+    Ok(ordered)
 }
 
 async fn products(db: &SqliteRecords, query: Option<&str>, page: Page) -> DbResult<Paged<Product>> {

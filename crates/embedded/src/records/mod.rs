@@ -12,6 +12,7 @@
 //! - `moves`: the order state machine's conditional moves, lists, the timeout sweep's
 //!   queries and the stock-return outbox;
 //! - `payments`: payment attempts and gateway notifications applied exactly once;
+//! - `search`: shoppers' search over the FTS5 trigram index of migration `0002_search.sql`;
 //! - `rows`: rows as stored and their checked conversion into domain types;
 //! - `error`: SQLite errors in the ports' words.
 //!
@@ -30,6 +31,7 @@ pub mod options;
 mod orders;
 mod payments;
 mod rows;
+mod search;
 mod slots;
 
 use std::sync::Arc;

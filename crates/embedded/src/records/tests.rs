@@ -182,3 +182,74 @@ async fn stored_data_that_breaks_the_domain_is_an_internal_error() {
         .unwrap();
     assert!(matches!(db.product(product.id).await, Err(StoreError::Internal(_))));
 }
+
+/// The product names `raw` finds before the scenario's sale.
+async fn found(db: &SqliteRecords, raw: &str) -> Vec<String> {
+    let query = seckill_store::SearchQuery::parse(raw, "q").unwrap();
+    let hits = db.search(&query, ts("2026-11-01T00:00:00Z"), 20).await.unwrap();
+    hits.into_iter().map(|h| h.product.name).collect()
+}
+
+#[tokio::test]
+async fn products_stored_before_the_search_index_existed_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::new(dir.path().join("seckill.db"), TimeZone::get("Asia/Shanghai").unwrap());
+    let old = SqlitePoolOptions::new().max_connections(1).connect_with(options.connect_options(true)).await.unwrap();
+    MIGRATOR.run_to(1, &old).await.unwrap();
+    for statement in [
+        "INSERT INTO brands (id, name, created_at, updated_at) VALUES (7, '华为 HUAWEI', 0, 0)",
+        "INSERT INTO categories (id, name, created_at, updated_at) VALUES (8, '手机', 0, 0)",
+        "INSERT INTO products (id, name, brand_id, category_id, created_at, updated_at)
+         VALUES (9, 'Mate 70', 7, 8, 0, 0)",
+        "INSERT INTO skus (product_id, name, price_cents, stock, created_at, updated_at)
+         VALUES (9, 'black', 19900, 500, 0, 0)",
+    ] {
+        sqlx::query(statement).execute(&old).await.unwrap();
+    }
+    old.close().await;
+
+    let db = SqliteRecords::open(options).await.unwrap();
+    let product = db.product(seckill_domain::ids::ProductId::from_raw(9)).await.unwrap();
+    let slot = NewTimeSlot::parse("10点场", "10:00", "12:00", true, 0).unwrap();
+    let slot = db.create_slot(&slot, ts("2026-11-01T00:00:00Z")).await.unwrap();
+    db.create_activity(&sale(&product, slot.id, 10), ts("2026-11-01T00:00:00Z")).await.unwrap();
+    for raw in ["mate", "huawei", "华为", "手机"] {
+        assert_eq!(found(&db, raw).await, ["Mate 70"], "{raw}");
+    }
+}
+
+#[tokio::test]
+async fn the_search_index_follows_every_write_and_none_that_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Full).await;
+    let (product, _) = scenario(&db).await;
+    assert_eq!(found(&db, "phone").await, ["Phone"]);
+
+    // Triggers, not the store's code, keep the index: raw SQL is followed too.
+    sqlx::query("UPDATE products SET name = 'Handy' WHERE id = ?")
+        .bind(product.id.get())
+        .execute(&db.writer)
+        .await
+        .unwrap();
+    assert!(found(&db, "phone").await.is_empty());
+    assert_eq!(found(&db, "handy").await, ["Handy"]);
+
+    let mut tx = db.write().await.unwrap();
+    sqlx::query("UPDATE products SET name = 'Gone' WHERE id = ?")
+        .bind(product.id.get())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(found(&db, "handy").await, ["Handy"]);
+    assert!(found(&db, "gone").await.is_empty());
+
+    // The index agrees with its own content after all of it.
+    sqlx::query("INSERT INTO product_search (product_search) VALUES ('integrity-check')")
+        .execute(&db.writer)
+        .await
+        .unwrap();
+    let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM product_search").fetch_one(&db.reader).await.unwrap();
+    let products: i64 = sqlx::query_scalar("SELECT count(*) FROM products").fetch_one(&db.reader).await.unwrap();
+    assert_eq!(indexed, products);
+}

@@ -13,10 +13,13 @@ mod auth;
 mod catalog;
 mod errors;
 mod ops;
+mod orders;
+mod payments;
 mod public;
 mod restart;
 mod rush;
 mod sale;
+mod search;
 mod slots;
 
 use seckill_domain::Timestamp;

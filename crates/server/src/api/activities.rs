@@ -143,7 +143,7 @@ pub async fn list(
             (a, view)
         })
         .filter(|(_, v)| match query.state {
-            None => v.state == ActivityState::Upcoming || v.state.is_ongoing(),
+            None => v.state.is_current_or_upcoming(),
             Some(PublicFilter::Upcoming) => v.state == ActivityState::Upcoming,
             Some(PublicFilter::Running) => v.state.is_ongoing(),
             Some(PublicFilter::Ended) => v.state == ActivityState::Ended,

@@ -1,10 +1,11 @@
 //! The public API: probes and operations, shoppers' accounts, the catalog of activities as
-//! shoppers see it, and the rush endpoints of [`crate::rush::handlers`].
+//! shoppers see it (lists, detail, search), and the rush endpoints of [`crate::rush::handlers`].
 
 pub mod accounts;
 pub mod activities;
 pub mod health;
 pub mod orders;
+pub mod search;
 pub mod slots;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::add_address, accounts::addresses))
         .routes(routes!(accounts::delete_address))
         .routes(routes!(slots::today))
+        .routes(routes!(search::search))
         .routes(routes!(activities::list))
         .routes(routes!(activities::detail))
         .routes(routes!(crate::rush::handlers::status))

@@ -1,0 +1,126 @@
+//! A shopper's whole way through the shop on a phone-width screen.
+
+use std::time::{Duration, Instant};
+
+use seckill_testkit::spawn_app;
+use seckill_testkit::web::{Chrome, PHONE};
+
+use crate::{address, artifacts, sale};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopper_watches_the_countdown_buys_pays_and_a_second_shopper_sees_sold_out() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let sale = sale(&app, &admin).await;
+    // Three seconds before the slot opens, inside the preheat horizon: the page is rendered.
+    app.set_local_time("2026-11-11T09:59:57");
+    app.preheat().await;
+    let detail = app.url(&format!("/seckill/{}", sale.activity));
+
+    Chrome::run(&artifacts(), "shopper_buys_and_pays", PHONE, |mut web| async {
+        // Register through the login page, which sends the shopper back to the sale.
+        web.open(&app.url(&format!("/login?next=/seckill/{}", sale.activity))).await;
+        web.ready().await;
+        web.shot("login").await;
+        web.click(".tabs button[data-tab=register]").await;
+        web.fill("#username", "alice").await;
+        web.fill("#password", "alice-password").await;
+        web.click("[data-testid=login]").await;
+        web.wait_path(&format!("/seckill/{}", sale.activity)).await;
+        web.ready().await;
+
+        // Before the open: the seckill price, the list price struck through, the stock, a
+        // running countdown and a disabled buy button.
+        assert_eq!(web.text("[data-testid=seckill-price]").await, "¥3999.00");
+        assert_eq!(web.text(".list-price, [data-role=list-price]").await, "¥5999.00");
+        web.wait_text("[data-testid=remaining]", "the stock of the first sku", |t| t == "1").await;
+        let button = web.find("[data-testid=buy]").await;
+        assert!(!button.is_enabled().await.unwrap(), "buy is disabled before the open");
+        let countdown = web.find("[data-testid=countdown][data-remaining-ms]").await;
+        let left: i64 = countdown.attr("data-remaining-ms").await.unwrap().unwrap().parse().unwrap();
+        assert!((1..=3_000).contains(&left), "the countdown runs to the open in 3 s, not {left} ms");
+        web.shot("detail-before-open").await;
+
+        // The countdown reaches zero on the browser's clock; the server's clock moves with it.
+        web.wait_for("[data-testid=countdown][data-remaining-ms='0']").await;
+        app.set_local_time("2026-11-11T10:00:00");
+        web.wait_for("[data-testid=buy]:not([disabled])").await;
+        web.shot("detail-open").await;
+        web.click("[data-testid=buy]").await;
+
+        // Checkout: no address yet, so the new-address form is open.
+        web.wait_path("/checkout").await;
+        web.ready().await;
+        let form = "[data-role=address-form]";
+        for (field, value) in address("Alice")
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+        {
+            web.fill(&format!("{form} input[name={field}]"), &value).await;
+        }
+        web.click(&format!("{form} button[type=submit]")).await;
+        web.wait_for("[data-testid=address] input[name=address]:checked").await;
+        assert_eq!(web.find("[data-testid=quantity]").await.value().await.unwrap().as_deref(), Some("1"));
+        assert_eq!(web.text("[data-role=total]").await, "¥3999.00");
+        web.shot("checkout").await;
+        web.click("[data-testid=submit-order]").await;
+        web.wait_for("[data-testid=order-status][data-status=created]").await;
+        web.shot("ordered").await;
+
+        // Pay in the sandbox: the gateway notifies the server, the order turns paid.
+        web.click("[data-testid=order-status] ~ * [data-testid=pay], [data-role=result-actions] [data-testid=pay]")
+            .await;
+        web.wait_path("/pay/").await;
+        web.wait_text("[data-testid=amount]", "the order's amount", |t| t.contains("3999.00")).await;
+        web.shot("pay").await;
+        web.click("[data-testid=confirm]").await;
+        web.wait_for("[data-testid=payment-status]").await;
+        web.shot("paid").await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            web.open(&app.url("/orders")).await;
+            web.ready().await;
+            let rows = web.all("[data-testid=order-row]").await;
+            assert_eq!(rows.len(), 1, "alice has exactly one order");
+            if rows[0].attr("data-status").await.unwrap().as_deref() == Some("paid") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the order never showed as paid");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(web.all("[data-testid=order-row] [data-testid=pay]").await.is_empty(), "nothing left to pay");
+        web.shot("orders").await;
+
+        // A second shopper, signed in on the same phone, finds the black phone sold out.
+        web.driver.delete_all_cookies().await.unwrap();
+        web.open(&app.url(&format!("/login?next=/seckill/{}", sale.activity))).await;
+        web.ready().await;
+        web.click(".tabs button[data-tab=register]").await;
+        web.fill("#username", "bob").await;
+        web.fill("#password", "bob-password").await;
+        web.click("[data-testid=login]").await;
+        web.wait_path(&format!("/seckill/{}", sale.activity)).await;
+        web.ready().await;
+        web.wait_text("[data-testid=remaining]", "zero", |t| t == "0").await;
+        web.wait_for("[data-testid=buy][data-state=sold_out][disabled]").await;
+        assert_eq!(web.text("[data-testid=buy]").await, "已售罄");
+        web.shot("sold-out").await;
+        // The other colour is still on sale to him.
+        web.click(&format!("[data-sku='{}']", sale.skus[1])).await;
+        web.wait_text("[data-testid=remaining]", "the white stock", |t| t == "5").await;
+        web.wait_for("[data-testid=buy]:not([disabled])").await;
+        web
+    })
+    .await;
+
+    // The records agree with what the pages showed.
+    let orders = app.get(&format!("/api/admin/orders?activity_id={}", sale.activity), Some(&admin)).await;
+    orders.expect(200);
+    let items = orders.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", orders.text);
+    assert_eq!(items[0]["status"], "paid");
+    assert_eq!(items[0]["amount_cents"], 399_900);
+    let _ = detail;
+}
