@@ -22,7 +22,7 @@ pub enum Scenario {
     /// `SOLD_OUT` from memory. Defaults: 10,000 users, 100 units per SKU, 1 per user.
     Rush,
     /// Stock ≥ requests: every order wins and is durably written (group commit). Defaults:
-    /// 100,000 users, 100 per user, stock enough for all of them.
+    /// 10,000 users, 100 per user, stock enough for all of them.
     Flood,
 }
 
@@ -54,11 +54,12 @@ pub enum Toggle {
 /// shoppers in its records and mint their tokens with its secret.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Start the real server in this process over a temp data dir (the default without --target).
-    #[arg(long, conflicts_with_all = ["target", "spawn"])]
+    /// Start a fresh server of the embedded shape over a temp data dir (the default without
+    /// --target): in this process, or with --spawn as a child process.
+    #[arg(long, conflicts_with = "target")]
     pub embedded: bool,
-    /// Start `seckill serve` as a child process over a temp data dir instead, so its memory is
-    /// measured alone.
+    /// Run the fresh server as a child `seckill serve` instead of in this process: its CPU and
+    /// memory are then measured alone, and it does not share the load driver's runtime.
     #[arg(long, conflicts_with = "target")]
     pub spawn: bool,
     /// Load the server already running at URL (http://host:port).
@@ -77,7 +78,7 @@ pub struct BenchArgs {
     /// rush: stock ≪ shoppers, mostly sold-out answers; flood: every request wins an order.
     #[arg(long, value_enum, default_value_t = Scenario::Rush)]
     pub scenario: Scenario,
-    /// Shoppers (default: 10000 for rush, 100000 for flood).
+    /// Shoppers (default: 10000).
     #[arg(long, value_name = "N")]
     pub users: Option<u32>,
     /// Units on sale per SKU (default: 100 for rush; enough for every request for flood).
@@ -123,7 +124,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub baseline: bool,
     /// Repeat the rush for each of --sweep-users (one hot SKU), then each of --sweep-skus (with
-    /// --sweep-sku-users shoppers), each on a fresh child server: req/s, p99 and server memory.
+    /// --sweep-sku-users shoppers and the --stock units spread over the SKUs), each on a fresh
+    /// child server: req/s, p99, server CPU per request and server memory.
     #[arg(long, conflicts_with = "target")]
     pub sweep: bool,
     /// Crowd sizes of the sweep.
@@ -135,6 +137,11 @@ pub struct BenchArgs {
     /// Shoppers in the SKU part of the sweep.
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub sweep_sku_users: u32,
+
+    /// Run the scenario this many times (each with its own server, shoppers and baseline) and
+    /// report the median and spread of every figure.
+    #[arg(long, default_value_t = 1, value_name = "N", conflicts_with = "sweep")]
+    pub repeat: u32,
 
     /// Write every figure as JSON.
     #[arg(long, value_name = "FILE.json")]
@@ -187,6 +194,9 @@ impl BenchArgs {
         if !(0.0..=1.0).contains(&self.bots) {
             bail!("--bots is a share between 0 and 1 (got {})", self.bots);
         }
+        if self.repeat == 0 {
+            bail!("--repeat must be at least 1");
+        }
         if self.connections == 0 {
             bail!("--connections must be at least 1");
         }
@@ -235,10 +245,7 @@ impl BenchArgs {
     /// The plan of a run of `scenario` with `users` shoppers on `skus` SKUs, the rest from the
     /// command line.
     pub fn plan_for(&self, scenario: Scenario, users: Option<u32>, skus: u32) -> anyhow::Result<Plan> {
-        let users = users.unwrap_or(match scenario {
-            Scenario::Rush => 10_000,
-            Scenario::Flood => 100_000,
-        });
+        let users = users.unwrap_or(10_000);
         let total_limit = self.total_limit.unwrap_or(match scenario {
             Scenario::Rush => 1,
             Scenario::Flood => 100,
@@ -320,11 +327,15 @@ mod tests {
     fn scenarios_fill_in_their_defaults() {
         let rush = args(&[]).plan().unwrap();
         assert_eq!((rush.users, rush.stock, rush.total_limit, rush.placement), (10_000, 100, 1, Placement::InProcess));
+        let flood = args(&["--scenario", "flood"]).plan().unwrap();
+        assert_eq!((flood.users, flood.total_limit, flood.stock), (10_000, 100, 1_000_000));
         let flood = args(&["--scenario", "flood", "--users", "1000"]).plan().unwrap();
         assert_eq!((flood.users, flood.total_limit, flood.stock), (1000, 100, 100_000));
         let huge = args(&["--scenario", "flood", "--users", "10000000"]).plan().unwrap();
         assert_eq!(huge.stock, MAX_STOCK);
         assert_eq!(args(&["--spawn"]).placement(), Placement::Child);
+        assert_eq!(args(&["--embedded", "--spawn"]).placement(), Placement::Child);
+        assert_eq!(args(&["--embedded"]).placement(), Placement::InProcess);
         let bots = args(&["--bots", "0.1", "--bot-lead", "4s", "--lead", "2s"]).plan().unwrap();
         assert_eq!(bots.lead, Duration::from_secs(5), "the sale opens after the bots start");
     }

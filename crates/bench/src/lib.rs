@@ -70,7 +70,25 @@ pub async fn run(args: BenchArgs, host: &dyn Host) -> anyhow::Result<()> {
         }
         return sweep.verdict();
     }
-    let report = report::run_one(&args, &args.plan()?, host, show).await?;
+    let plan = args.plan()?;
+    if args.repeat > 1 {
+        let mut runs = Vec::new();
+        for i in 1..=args.repeat {
+            let run = report::run_one(&args, &plan, host, show).await?;
+            println!("run {i} of {}:{}", args.repeat, run.table());
+            runs.push(run);
+        }
+        let repeated = report::Repeated::of(runs);
+        println!("{}", repeated.table());
+        if let Some(path) = &args.report {
+            report::write_json(path, &repeated).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if let Some((path, median)) = args.chart.as_ref().zip(repeated.median_run()) {
+            chart::draw_run(path, median).with_context(|| format!("cannot draw {}", path.display()))?;
+        }
+        return repeated.verdict();
+    }
+    let report = report::run_one(&args, &plan, host, show).await?;
     println!("{}", report.table());
     if let Some(path) = &args.report {
         report::write_json(path, &report).with_context(|| format!("cannot write {}", path.display()))?;

@@ -23,6 +23,7 @@ use hyper::header::HeaderValue;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use rand::{Rng as _, SeedableRng as _};
+use seckill_domain::ids::Ticket;
 use serde::{Deserialize, Serialize};
 
 use crate::args::Plan;
@@ -51,6 +52,8 @@ pub struct Ack {
     /// The shopper's attempt: the `Idempotency-Key` is `{tag}-{shopper}-{attempt}`.
     pub attempt: u32,
     pub order_id: i64,
+    /// The reservation's ticket, stored unique on the order.
+    pub ticket: Ticket,
     pub user_id: i64,
     pub sku_id: i64,
     pub quantity: u32,
@@ -157,6 +160,7 @@ struct TokenBody {
 #[derive(Debug, Deserialize)]
 struct OrderBody {
     id: i64,
+    ticket: Ticket,
     user_id: i64,
     sku_id: i64,
     quantity: u32,
@@ -443,6 +447,7 @@ impl Rush {
             shopper,
             attempt,
             order_id: order.id,
+            ticket: order.ticket,
             user_id: order.user_id,
             sku_id: order.sku_id,
             quantity: order.quantity,
@@ -592,7 +597,8 @@ impl Rush {
             ("created", Some(order_id)) => {
                 let shopper = self.visitors[index as usize].shopper;
                 let sku_id = self.sale.skus.get(usize::from(attempt.sku)).copied().unwrap_or(0);
-                let order = OrderBody { id: order_id, user_id: shopper.id.get(), sku_id, quantity: 1 };
+                let Ok(ticket) = ticket.parse::<Ticket>() else { return Next::Done };
+                let order = OrderBody { id: order_id, ticket, user_id: shopper.id.get(), sku_id, quantity: 1 };
                 self.ack(index, attempt.n, &order);
                 visit.bought += 1;
                 if visit.bought >= self.sale.total_limit { Next::Done } else { Next::Again }

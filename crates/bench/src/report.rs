@@ -18,7 +18,7 @@ use crate::crowd::{self, Minter};
 use crate::host::Host;
 use crate::load::{self, RushSpec};
 use crate::sale::Admin;
-use crate::stats::{Figures, Ratios};
+use crate::stats::{Figures, Ratios, Spread};
 use crate::target::{RssWatch, Target};
 
 /// The machine a run was measured on.
@@ -97,6 +97,8 @@ pub struct Report {
     /// The rush's figures relative to the baseline's.
     pub ratios: Option<Ratios>,
     pub invariants: Invariants,
+    /// How long the invariant check took.
+    pub check_secs: f64,
 }
 
 /// Progress bars on standard error, or nothing.
@@ -247,16 +249,19 @@ pub(crate) async fn drive(
     bar.finish_and_clear();
 
     progress.say("seckill bench: checking the invariants");
+    let checking = Instant::now();
     let evidence = Evidence {
         sale: &sale,
         shoppers: &shoppers,
         outcome: &outcome,
+        records: &target.opened.records,
         endpoint: Arc::clone(&endpoint),
         minter: &minter,
         tag: &tag,
         replays: plan.replays,
     };
     let invariants = check::run(&admin, &evidence).await?;
+    let check_secs = checking.elapsed().as_secs_f64();
     if plan.placement == Placement::Target
         && let Err(e) = admin.disable(sale.id).await
     {
@@ -294,6 +299,7 @@ pub(crate) async fn drive(
         baseline,
         ratios,
         invariants,
+        check_secs,
     })
 }
 
@@ -421,7 +427,7 @@ impl Report {
                 if p.placement == Placement::InProcess { " (this process: server and load driver)" } else { "" };
             let _ = writeln!(t, "server memory: peak {:.0} MB, at the end {:.0} MB{whose}", m.peak_mb, m.end_mb);
         }
-        let _ = writeln!(t, "\ninvariants");
+        let _ = writeln!(t, "\ninvariants (checked in {:.1} s)", self.check_secs);
         for c in &inv.checks {
             let _ = writeln!(t, "  {} {} — {}", if c.passed { "ok  " } else { "FAIL" }, c.name, c.detail);
         }
@@ -443,6 +449,78 @@ impl Report {
 /// The seconds since the load started at which the rush's timeline marks the open.
 pub fn open_in_timeline(report: &Report) -> f64 {
     -report.load_started_secs
+}
+
+/// One figure over several runs.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Summary {
+    pub figure: &'static str,
+    #[serde(flatten)]
+    pub spread: Spread,
+}
+
+/// The same scenario run several times: every run, and the median and spread of each figure
+/// (what BENCHMARKS.md records).
+#[derive(Debug, Clone, Serialize)]
+pub struct Repeated {
+    /// Median, min and max of each figure over the runs.
+    pub summary: Vec<Summary>,
+    pub runs: Vec<Report>,
+}
+
+impl Repeated {
+    /// Summarises `runs`.
+    pub fn of(runs: Vec<Report>) -> Repeated {
+        type Pick = fn(&Report) -> Option<f64>;
+        let figures: [(&'static str, Pick); 11] = [
+            ("req/s", |r| Some(r.rush.req_per_sec)),
+            ("p50 ms", |r| Some(r.rush.latency.p50_ms)),
+            ("p99 ms", |r| Some(r.rush.latency.p99_ms)),
+            ("p99.9 ms", |r| Some(r.rush.latency.p999_ms)),
+            ("server CPU µs/req", |r| r.rush.cpu.map(|c| c.server_us_per_request)),
+            ("hello-world req/s", |r| r.baseline.as_ref().map(|b| b.req_per_sec)),
+            ("hello-world p99 ms", |r| r.baseline.as_ref().map(|b| b.latency.p99_ms)),
+            ("req/s ratio", |r| r.ratios.and_then(|x| x.req_per_sec)),
+            ("p99 ratio", |r| r.ratios.and_then(|x| x.p99)),
+            ("CPU/req ratio", |r| r.ratios.and_then(|x| x.cpu_per_request)),
+            ("server memory peak MB", |r| r.server_memory.map(|m| m.peak_mb)),
+        ];
+        let summary = figures
+            .iter()
+            .filter_map(|(name, pick)| {
+                let values: Vec<f64> = runs.iter().filter_map(pick).collect();
+                (values.len() == runs.len())
+                    .then(|| Spread::of(&values))
+                    .flatten()
+                    .map(|spread| Summary { figure: name, spread })
+            })
+            .collect();
+        Repeated { summary, runs }
+    }
+
+    /// The run whose req/s is the median (for the chart).
+    pub fn median_run(&self) -> Option<&Report> {
+        let mut by_rate: Vec<&Report> = self.runs.iter().collect();
+        by_rate.sort_by(|a, b| a.rush.req_per_sec.total_cmp(&b.rush.req_per_sec));
+        by_rate.get(by_rate.len() / 2).copied()
+    }
+
+    /// Median and spread of every figure.
+    pub fn table(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "\nover {} runs          median         min         max", self.runs.len());
+        for Summary { figure, spread: s } in &self.summary {
+            let _ = writeln!(t, "  {figure:<22}{:>10.2}  {:>10.2}  {:>10.2}", s.median, s.min, s.max);
+        }
+        let broken = self.runs.iter().filter(|r| !r.invariants.passed).count();
+        let _ = writeln!(t, "\n{}", if broken == 0 { "all invariants hold in every run" } else { "INVARIANTS BROKEN" });
+        t
+    }
+
+    /// An error when an invariant failed in any run.
+    pub fn verdict(&self) -> anyhow::Result<()> {
+        self.runs.iter().try_for_each(Report::verdict)
+    }
 }
 
 #[cfg(test)]

@@ -81,6 +81,14 @@ pub(crate) struct SkuFigures {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct ActivityFigures {
     pub skus: Vec<SkuFigures>,
+    pub figures: OrderCount,
+}
+
+/// How many orders the operators count.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct OrderCount {
+    /// Non-cancelled orders.
+    pub orders: u64,
 }
 
 /// An order as the operators' list shows it.

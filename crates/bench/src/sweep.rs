@@ -1,6 +1,7 @@
 //! `--sweep`: how cost grows. The rush again and again — first for each crowd size of
-//! `--sweep-users` on one hot SKU, then for each number of hot SKUs of `--sweep-skus` — each on a
-//! fresh child `seckill serve`, so the memory measured is the server's alone. The rejection path
+//! `--sweep-users` on one hot SKU, then for each number of hot SKUs of `--sweep-skus` (the
+//! `--stock` units, 100 by default, spread over them, so every point sells about the same) —
+//! each on a fresh child `seckill serve`, so the memory measured is the server's alone. The rejection path
 //! should stay flat (req/s and p99 within ±10 %), and memory should grow with buyers, never with
 //! requests.
 
@@ -85,6 +86,9 @@ pub async fn run(args: &BenchArgs, host: &dyn Host, show: bool) -> anyhow::Resul
     let mut first_of_part = 0.0;
     for (label, users, skus, first) in cases {
         let mut plan = args.plan_for(Scenario::Rush, Some(users), skus)?;
+        // The same units in total at every point, spread over the SKUs: the rush stays a rush
+        // (a few hundred orders at most), so the points compare the rejection path alone.
+        plan.stock = (plan.stock / skus).max(1);
         plan.placement = Placement::Child;
         plan.baseline = false;
         progress.say(&format!("seckill bench --sweep: {label} on {skus} SKU(s)"));

@@ -4,10 +4,11 @@
 //! Requests hand their [`OrderDraft`] to a bounded queue ([`OrderWriter::place`]); a full queue
 //! sheds the request at once with `Overloaded` (and gives its stock back) instead of growing.
 //! The task ([`WriterTask`]) takes whatever is queued — up to `max_batch` drafts, waiting at
-//! most `batch_window` for more — and writes them with [`SqliteRecords::write_orders`]: one
-//! transaction, one fsync. While one batch commits, the next one fills, so batches grow with
-//! the load by themselves. A draft that is not written (unknown address, a failed batch) gives
-//! its hold back exactly once before its request is answered.
+//! most `batch_window` for more — and writes them with [`Orders::write_orders`] of the records
+//! it was given (SQLite in this shape; PostgreSQL records work the same way): one transaction,
+//! one commit. While one batch commits, the next one fills, so batches grow with the load by
+//! themselves. A draft that is not written (unknown address, a failed batch) gives its hold
+//! back exactly once before its request is answered.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,12 +18,12 @@ use async_trait::async_trait;
 use seckill_domain::ids::Ticket;
 use seckill_domain::rejection::Rejection;
 use seckill_store::StoreError;
+use seckill_store::orders::Orders;
 use seckill_store::rush::{OrderDraft, OrderQueue, Placement, ReturnReason, StockGate, StockReturn};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::hot::MemoryStockGate;
-use crate::records::SqliteRecords;
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,7 @@ const REPLAY_WAIT: Duration = Duration::from_secs(10);
 pub struct OrderWriter {
     tx: mpsc::Sender<Job>,
     pending: Pending,
-    records: Arc<SqliteRecords>,
+    records: Arc<dyn Orders>,
     gate: Arc<MemoryStockGate>,
 }
 
@@ -80,7 +81,7 @@ impl std::fmt::Debug for OrderWriter {
 pub struct WriterTask {
     rx: mpsc::Receiver<Job>,
     pending: Pending,
-    records: Arc<SqliteRecords>,
+    records: Arc<dyn Orders>,
     gate: Arc<MemoryStockGate>,
     options: WriterOptions,
 }
@@ -92,8 +93,9 @@ impl std::fmt::Debug for WriterTask {
 }
 
 impl OrderWriter {
-    /// A writer over `records`, giving holds back to `gate` when a draft is not written.
-    pub fn new(records: Arc<SqliteRecords>, gate: Arc<MemoryStockGate>, options: WriterOptions) -> (Self, WriterTask) {
+    /// A writer over `records` (any backend's [`Orders`]), giving holds back to `gate` when a
+    /// draft is not written.
+    pub fn new(records: Arc<dyn Orders>, gate: Arc<MemoryStockGate>, options: WriterOptions) -> (Self, WriterTask) {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let pending: Pending = Arc::default();
         gate.attach_pending(pending.clone());
@@ -149,9 +151,7 @@ impl OrderQueue for OrderWriter {
         }
         // Not pending: either written (and committed before it left the pending map) or not
         // written at all.
-        Ok(seckill_store::orders::Orders::order_by_ticket(&*self.records, ticket)
-            .await?
-            .map(|o| Placement::Created(Box::new(o))))
+        Ok(self.records.order_by_ticket(ticket).await?.map(|o| Placement::Created(Box::new(o))))
     }
 }
 

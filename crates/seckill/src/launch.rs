@@ -1,6 +1,11 @@
 //! Launching a server: pick the shape from the settings, open the records, bind, serve, and
-//! stop gracefully. The listener is bound before the server task is spawned, so whoever starts a
-//! [`Server`] can use its address at once (no sleeping for luck in tests).
+//! stop gracefully. The listener is bound before the server task is spawned, so whoever starts
+//! a [`Server`] can use its address at once (no sleeping for luck in tests).
+//!
+//! `database_url` picks the records: a SQLite file (the embedded shape) or PostgreSQL (the
+//! records of the cluster shape). Until the Redis hot state and order streams of the cluster
+//! shape exist, both run with the in-process hot state and the group-commit order writer, so a
+//! PostgreSQL-backed server is correct as **one** instance only (start-up says so in the log).
 
 use std::future::IntoFuture as _;
 use std::net::SocketAddr;
@@ -8,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use seckill_cluster::{PgOptions, PgRecords};
 use seckill_domain::clock::SharedClock;
 use seckill_embedded::{MemoryStockGate, OrderWriter, SqliteOptions, SqliteRecords, WriterOptions, WriterTask};
 use seckill_server::rush::limits::Rate;
@@ -15,6 +21,7 @@ use seckill_server::rush::preheat::Preheater;
 use seckill_server::workers::TimeoutSweeper;
 use seckill_server::{AppState, RushConfig, RushPorts, ServerConfig};
 use seckill_store::Records;
+use seckill_store::orders::Orders;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,7 +34,14 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// The records of the configured shape, opened and migrated.
 pub struct OpenedRecords {
     pub records: Records,
-    backend: Arc<SqliteRecords>,
+    backend: Backend,
+}
+
+/// The backend behind [`OpenedRecords`], for what the ports do not cover (migrations, closing,
+/// the order writer).
+enum Backend {
+    Sqlite(Arc<SqliteRecords>),
+    Postgres(Arc<PgRecords>),
 }
 
 impl std::fmt::Debug for OpenedRecords {
@@ -37,7 +51,8 @@ impl std::fmt::Debug for OpenedRecords {
 }
 
 impl OpenedRecords {
-    /// Opens the records the settings name (creating and migrating the SQLite file if needed).
+    /// Opens the records the settings name and applies pending migrations (creating the SQLite
+    /// file if needed).
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         if settings.redis_url.is_some() {
             bail!(
@@ -46,10 +61,14 @@ impl OpenedRecords {
             );
         }
         match &settings.database {
-            DatabaseUrl::Postgres(_) => bail!(
-                "configuration: SECKILL_DATABASE_URL=postgres://… selects the cluster shape, which this version does \
-                 not include yet; use sqlite://FILE or leave it unset"
-            ),
+            DatabaseUrl::Postgres(url) => {
+                let options = PgOptions::new(url.clone(), settings.timezone.clone());
+                let backend = PgRecords::connect(options).await.with_context(|| {
+                    format!("cannot open the records at {} (SECKILL_DATABASE_URL)", settings.database_display())
+                })?;
+                let backend = Arc::new(backend);
+                Ok(OpenedRecords { records: backend.records(), backend: Backend::Postgres(backend) })
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut options = SqliteOptions::new(path.clone(), settings.timezone.clone());
                 options.synchronous = settings.sqlite_synchronous;
@@ -57,32 +76,50 @@ impl OpenedRecords {
                     .await
                     .with_context(|| format!("cannot open the records at {}", path.display()))?;
                 let backend = Arc::new(backend);
-                Ok(OpenedRecords { records: backend.records(), backend })
+                Ok(OpenedRecords { records: backend.records(), backend: Backend::Sqlite(backend) })
             }
         }
     }
 
     /// Migrations applied to the records, oldest first: `(version, description)`.
     pub async fn applied_migrations(&self) -> anyhow::Result<Vec<(i64, String)>> {
-        Ok(self.backend.applied_migrations().await?)
+        Ok(match &self.backend {
+            Backend::Sqlite(b) => b.applied_migrations().await?,
+            Backend::Postgres(b) => b.applied_migrations().await?,
+        })
     }
 
     /// The hot state and the order hand-off of the embedded shape over these records, and the
-    /// writer task to run.
+    /// writer task to run. Over PostgreSQL too, for now: the hot state of the cluster shape
+    /// (Redis) is not built yet.
     fn rush(&self, settings: &Settings) -> (RushPorts, Arc<MemoryStockGate>, WriterTask) {
+        let orders: Arc<dyn Orders> = match &self.backend {
+            Backend::Sqlite(b) => b.clone(),
+            Backend::Postgres(b) => {
+                tracing::warn!(
+                    "PostgreSQL records with the in-process hot state and order writer: the Redis hot state of the \
+                     cluster shape is not built yet, so run ONE instance over this database (a second one would sell \
+                     the same stock again); SECKILL_REDIS_URL is not supported yet"
+                );
+                b.clone()
+            }
+        };
         let gate = Arc::new(MemoryStockGate::new());
         let options = WriterOptions {
             queue_capacity: settings.order_queue_capacity,
             max_batch: settings.order_batch_max,
             batch_window: settings.order_batch_window,
         };
-        let (writer, task) = OrderWriter::new(self.backend.clone(), gate.clone(), options);
+        let (writer, task) = OrderWriter::new(orders, gate.clone(), options);
         (RushPorts { gate: gate.clone(), queue: Arc::new(writer) }, gate, task)
     }
 
     /// Closes every connection, so the files can be reopened or removed.
     pub async fn close(&self) {
-        self.backend.close().await;
+        match &self.backend {
+            Backend::Sqlite(b) => b.close().await,
+            Backend::Postgres(b) => b.close().await,
+        }
     }
 }
 

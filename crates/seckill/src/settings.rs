@@ -49,7 +49,8 @@ pub const KEYS: &[Key] = &[
         name: "database_url",
         env: "SECKILL_DATABASE_URL",
         default: "sqlite://<data_dir>/seckill.db",
-        meaning: "`sqlite://…` (embedded shape) or `postgres://…` (cluster shape)",
+        meaning: "`sqlite://FILE` (embedded shape) or `postgres://USER:PASSWORD@HOST:PORT/DB` (PostgreSQL records, \
+                  migrated at start; until the Redis hot state lands the hot state stays in process: run ONE instance)",
     },
     Key {
         name: "redis_url",
@@ -145,7 +146,10 @@ pub const KEYS: &[Key] = &[
 pub enum DatabaseUrl {
     /// The embedded shape: a SQLite file.
     Sqlite(PathBuf),
-    /// The cluster shape: PostgreSQL.
+    /// The records of the cluster shape: PostgreSQL (the URL, with its password; shown only
+    /// through [`Settings::database_display`]). Migrated at start and by `seckill migrate`.
+    /// Until the Redis hot state exists the server keeps its hot state and order writer in
+    /// process over these records, which is right for one instance only.
     Postgres(String),
 }
 

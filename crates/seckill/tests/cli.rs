@@ -82,15 +82,17 @@ fn an_invalid_setting_stops_start_up_with_one_line_naming_the_key() {
 }
 
 #[test]
-fn the_shapes_not_built_yet_and_a_busy_port_are_one_line_naming_the_key() {
-    for (key, value) in
-        [("SECKILL_REDIS_URL", "redis://127.0.0.1:6379"), ("SECKILL_DATABASE_URL", "postgres://db/seckill")]
-    {
-        let dir = tempfile::tempdir().unwrap();
-        let done = run(dir.path(), &["serve"], &[(key, value)]);
-        let line = done.one_line_failure();
-        assert!(line.contains(key) && line.contains("cluster shape"), "{line}");
-    }
+fn the_redis_shape_not_built_yet_an_unreachable_database_and_a_busy_port_are_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(dir.path(), &["serve"], &[("SECKILL_REDIS_URL", "redis://127.0.0.1:6379")]);
+    let line = done.one_line_failure();
+    assert!(line.contains("SECKILL_REDIS_URL") && line.contains("cluster shape"), "{line}");
+    // Nothing listens on port 1; the password is never shown.
+    let dir = tempfile::tempdir().unwrap();
+    let done = run(dir.path(), &["serve"], &[("SECKILL_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/seckill")]);
+    let line = done.failure();
+    assert!(line.contains("SECKILL_DATABASE_URL") && line.contains("postgres://app:***@127.0.0.1:1/seckill"), "{line}");
+    assert!(done.stderr.iter().all(|l| !l.contains("hunter2")), "{:?}", done.stderr);
     // Another process holds the port.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
@@ -142,6 +144,31 @@ fn migrate_creates_the_records_and_reports_the_migrations() {
         );
     }
     assert!(dir.path().join("seckill.db").is_file());
+}
+
+#[tokio::test]
+async fn migrate_over_postgres_applies_the_migrations_once_and_admin_create_uses_them() {
+    let database = seckill_testkit::postgres::empty_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SECKILL_DATABASE_URL", database.url())];
+    for round in 0..2 {
+        let done = run(dir.path(), &["migrate"], &env);
+        done.assert_success();
+        let out = done.stdout();
+        assert!(
+            out.contains("up to date") && out.contains("postgres://seckill:***@127.0.0.1:"),
+            "round {round}: {out}"
+        );
+        for (version, name) in [("1", "schema"), ("2", "search")] {
+            assert!(
+                done.stdout.iter().any(|l| l.split_whitespace().collect::<Vec<_>>() == [version, name]),
+                "round {round}: lists migration {version}: {out}"
+            );
+        }
+    }
+    let done = run(dir.path(), &["admin", "create", "--username", "ops", "--password", "first passphrase"], &env);
+    done.assert_success();
+    assert!(!dir.path().join("seckill.db").exists(), "no SQLite file next to PostgreSQL records");
 }
 
 #[tokio::test]

@@ -141,7 +141,11 @@ async fn nginx_serves_the_rendered_pages_from_disk_proxies_the_api_and_limits_th
             tokio::spawn(async move {
                 let r = client.post(url).send().await.unwrap();
                 let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
-                (r.status().as_u16(), retry, r.json::<Value>().await.unwrap())
+                let status = r.status().as_u16();
+                let text = r.text().await.unwrap();
+                let body: Value =
+                    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} not JSON ({e}): {text}"));
+                (status, retry, body)
             })
         })
         .collect();

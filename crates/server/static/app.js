@@ -206,7 +206,10 @@ pages.index = async function () {
   }
   const box = $('[data-role="upcoming"]');
   if (upcoming.ok) {
-    box.replaceChildren(...(upcoming.body.items.length ? upcoming.body.items.map(card) : [el("div", { class: "empty", text: "暂无即将开始的秒杀" })]));
+    // What today's slots already show is not repeated here.
+    const today = new Set(slots.ok ? slots.body.items.flatMap((s) => s.activities.map((a) => a.id)) : []);
+    const later = upcoming.body.items.filter((a) => !today.has(a.id));
+    box.replaceChildren(...(later.length ? later.map(card) : [el("div", { class: "empty", text: "暂无更多即将开始的秒杀" })]));
   }
 };
 

@@ -6,10 +6,11 @@ use seckill_domain::Timestamp;
 use seckill_domain::ids::{ActivityId, OrderId, PaymentId, SkuId, Ticket, UserId};
 use seckill_domain::order::{CancelReason, Order};
 use seckill_domain::payment::Payment;
+use seckill_domain::rejection::Rejection;
 
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
-use crate::rush::HotActivity;
+use crate::rush::{HotActivity, OrderDraft};
 
 /// Orders and what surrounds them in the records.
 #[async_trait]
@@ -19,6 +20,17 @@ pub trait Orders: Send + Sync + 'static {
     /// its ticket and idempotency key), the keys of cancelled orders, and the reserved users.
     /// `NotFound` if absent.
     async fn hot_activity(&self, activity: ActivityId) -> Result<HotActivity, StoreError>;
+
+    /// The group commit: writes a batch of the hot path's drafts in one transaction and answers
+    /// each, in order — its order, or why it was not written: `UnknownAddress` (not a live
+    /// address of the draft's own user; the one used is copied into the order) or `SoldOut`
+    /// (the records have no room for the SKU's units, which only happens if an operator lowered
+    /// the stock while orders were in flight). `activity_skus.sold` rises in the same
+    /// transaction, once per SKU and never past `stock`. `Err` means nothing of the batch was
+    /// written. Each draft's ticket is new (its reservation made it); a backend fed by a
+    /// redeliverable queue answers a ticket already written with its order and writes nothing
+    /// twice.
+    async fn write_orders(&self, drafts: &[OrderDraft]) -> Result<Vec<Result<Order, Rejection>>, StoreError>;
 
     /// Records that `user` reserved `activity` (预约); `true` if new, `false` if they had
     /// already. `NotFound` for an unknown activity.

@@ -16,7 +16,8 @@
 //! the cookie sessions of the web pages.
 //!
 //! [`process`] runs the built binary as a child process (for the command line and kill -9
-//! tests), killing it on drop.
+//! tests), killing it on drop. [`postgres`] starts throwaway PostgreSQL servers and gives each
+//! test a database of its own; [`AppOptions::database`] runs a test app over one of them.
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use seckill_store::Records;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+pub mod postgres;
 pub mod process;
 pub mod web;
 
@@ -40,9 +42,22 @@ pub const ADMIN_USER: &str = "root";
 /// Its password.
 pub const ADMIN_PASSWORD: &str = "root-password-for-tests";
 
+/// Which records a test app keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file in the app's temp data dir (the embedded shape).
+    #[default]
+    Sqlite,
+    /// A fresh database of its own on the test run's shared PostgreSQL server (the records of
+    /// the cluster shape; the hot state is still in process until the Redis part lands).
+    Postgres,
+}
+
 /// How to start a test app.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
+    /// The records: SQLite (default) or PostgreSQL.
+    pub database: Database,
     /// IANA zone of the time slots.
     pub timezone: &'static str,
     /// Where the injected clock starts.
@@ -60,6 +75,7 @@ pub struct AppOptions {
 impl Default for AppOptions {
     fn default() -> Self {
         AppOptions {
+            database: Database::Sqlite,
             timezone: "Asia/Shanghai",
             // 2026-11-10 08:00 in Shanghai: the day before Singles' Day.
             start: Timestamp::from_second(1_794_268_800).unwrap_or(Timestamp::UNIX_EPOCH),
@@ -67,6 +83,14 @@ impl Default for AppOptions {
             session_ttl: std::time::Duration::from_secs(30 * 86_400),
             configure: |_| {},
         }
+    }
+}
+
+impl AppOptions {
+    /// The defaults, over `database` — for behaviour tests that run on both records
+    /// (`#[case::sqlite(Database::Sqlite)] #[case::postgres(Database::Postgres)]`).
+    pub fn on(database: Database) -> Self {
+        AppOptions { database, ..AppOptions::default() }
     }
 }
 
@@ -82,6 +106,8 @@ pub struct TestApp {
     server: Option<Server>,
     admin_token: OnceCell<String>,
     dir: Arc<tempfile::TempDir>,
+    /// The PostgreSQL database of a [`Database::Postgres`] app, dropped after the server.
+    database: Option<Arc<postgres::TestDatabase>>,
 }
 
 /// An HTTP answer, body parsed as JSON when it is JSON.
@@ -192,6 +218,14 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}")));
     let mut settings = Settings::embedded(dir.path());
+    let database = match options.database {
+        Database::Sqlite => None,
+        Database::Postgres => {
+            let db = postgres::fresh_database().await;
+            settings.database = seckill::settings::DatabaseUrl::Postgres(db.url().to_owned());
+            Some(Arc::new(db))
+        }
+    };
     settings.timezone = seckill_domain::TimeZone::get(options.timezone).unwrap_or_else(|e| panic!("zone: {e}"));
     settings.timezone_name = options.timezone.to_owned();
     settings.rate_limits = options.rate_limits;
@@ -205,7 +239,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("client: {e}"));
-    TestApp { base, client, clock, settings, server: Some(server), admin_token: OnceCell::new(), dir }
+    TestApp { base, client, clock, settings, server: Some(server), admin_token: OnceCell::new(), dir, database }
 }
 
 impl TestApp {
@@ -217,6 +251,11 @@ impl TestApp {
     /// The data dir of this app.
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// The PostgreSQL URL of a [`Database::Postgres`] app (`None` for SQLite).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_deref().map(postgres::TestDatabase::url)
     }
 
     /// The records the server writes to (for checking invariants against the truth).

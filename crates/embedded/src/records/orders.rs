@@ -1,11 +1,11 @@
 //! Orders on SQLite: the group-commit batch write, reads by id and ticket, reservations, and
 //! the records' view of an activity that the hot state is rebuilt from.
 //!
-//! [`SqliteRecords::write_orders`] is the one place orders are born: in one `BEGIN IMMEDIATE`
-//! transaction it resolves every draft's address (it must be the user's own, and is copied into
-//! the order), raises `activity_skus.sold` once per SKU — guarded by `sold + n <= stock`, with
-//! the schema's `CHECK (sold <= stock)` behind it — and inserts the orders with multi-row
-//! statements. One commit, one fsync, for the whole batch.
+//! [`Orders::write_orders`] (the group commit) is the one place orders are born: in one
+//! `BEGIN IMMEDIATE` transaction it resolves every draft's address (it must be the user's own,
+//! and is copied into the order), raises `activity_skus.sold` once per SKU — guarded by
+//! `sold + n <= stock`, with the schema's `CHECK (sold <= stock)` behind it — and inserts the
+//! orders with multi-row statements. One commit, one fsync, for the whole batch.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -112,17 +112,7 @@ struct HoldingRow {
 }
 
 impl SqliteRecords {
-    /// Writes a batch of drafts in one transaction and answers each: the order, or why it was
-    /// not written (`UnknownAddress`: not one of the user's live addresses; `SoldOut`: the
-    /// records have no room for the SKU's units, which only happens if an operator lowered the
-    /// stock while orders were in flight). `Err` means nothing of the batch was written.
-    pub(crate) async fn write_orders(
-        &self,
-        drafts: &[OrderDraft],
-    ) -> Result<Vec<Result<Order, Rejection>>, StoreError> {
-        Ok(self.write_orders_inner(drafts).await?)
-    }
-
+    /// [`Orders::write_orders`]: one `BEGIN IMMEDIATE` transaction, one fsync, for the batch.
     async fn write_orders_inner(&self, drafts: &[OrderDraft]) -> DbResult<Vec<Result<Order, Rejection>>> {
         let mut answers: Vec<Option<Result<Order, Rejection>>> = vec![None; drafts.len()];
         let mut tx = self.write().await?;
@@ -342,6 +332,10 @@ impl SqliteRecords {
 
 #[async_trait]
 impl Orders for SqliteRecords {
+    async fn write_orders(&self, drafts: &[OrderDraft]) -> Result<Vec<Result<Order, Rejection>>, StoreError> {
+        Ok(self.write_orders_inner(drafts).await?)
+    }
+
     async fn hot_activity(&self, activity: ActivityId) -> Result<HotActivity, StoreError> {
         Ok(self.hot_activity_inner(activity).await?)
     }

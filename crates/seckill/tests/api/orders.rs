@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use rstest::rstest;
 use seckill_domain::ids::{ActivityId, SkuId, UserId};
-use seckill_testkit::{Reply, TestApp, spawn_app};
+use seckill_testkit::{AppOptions, Database, Reply, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 use crate::payments::payment_status;
@@ -353,9 +354,12 @@ async fn an_unpaid_order_is_cancelled_at_its_deadline_and_its_unit_sells_again_a
     assert_eq!(counts(&tally), [("cancelled", 1), ("pending_payment", 1)]);
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test]
-async fn unpaid_orders_still_time_out_after_a_restart() {
-    let mut app = spawn_app().await;
+async fn unpaid_orders_still_time_out_after_a_restart(#[case] database: Database) {
+    let mut app = spawn_app_with(AppOptions::on(database)).await;
     let sale = sale_running_now(&app, &[("/skus/0/stock", json!(2)), ("/pay_timeout_secs", json!(300))]).await;
     let [a, b, c] = few_buyers(&app, "shopper").await;
     // Deadlines 10:05 and 10:07.
@@ -454,9 +458,12 @@ async fn an_order_timing_out_between_slots_is_on_sale_again_in_the_next_and_afte
     assert_eq!(counts(&tally), [("cancelled", 2)]);
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cancelled_unit_goes_to_exactly_one_of_a_crowd_rushing_for_it() {
-    let app = spawn_app().await;
+async fn a_cancelled_unit_goes_to_exactly_one_of_a_crowd_rushing_for_it(#[case] database: Database) {
+    let app = spawn_app_with(AppOptions::on(database)).await;
     let sale = sale_running_now(&app, &[("/skus/0/stock", json!(1)), ("/skus/1/stock", json!(1))]).await;
     let people = buyers(&app, "crowd", 42).await;
     let (first, rest) = people.split_first().unwrap();
@@ -519,9 +526,12 @@ async fn a_cancelled_unit_goes_to_exactly_one_of_a_crowd_rushing_for_it() {
     }
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_cancellations_of_one_order_have_one_winner_and_return_its_unit_once() {
-    let app = spawn_app().await;
+async fn racing_cancellations_of_one_order_have_one_winner_and_return_its_unit_once(#[case] database: Database) {
+    let app = spawn_app_with(AppOptions::on(database)).await;
     let sale = sale_running_now(&app, &[("/skus/0/stock", json!(12)), ("/pay_timeout_secs", json!(300))]).await;
     let crowd = buyers(&app, "shopper", 12).await;
     let mut acked = Vec::new();

@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use reqwest::Method;
+use rstest::rstest;
 use seckill_domain::ids::PaymentId;
 use seckill_domain::payment::PaymentStatus;
 use seckill_domain::token::MacKey;
-use seckill_testkit::{Reply, TestApp, spawn_app};
+use seckill_testkit::{AppOptions, Database, Reply, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 use crate::orders::{OrderFigures, assert_order_invariants, figures};
@@ -129,9 +130,12 @@ pub async fn notify(app: &TestApp, notification: &Value) -> Reply {
     notify_raw(app, &body, Some(&sign(app, &body))).await
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test]
-async fn confirming_on_the_sandbox_page_pays_the_order_through_a_signed_callback() {
-    let app = spawn_app().await;
+async fn confirming_on_the_sandbox_page_pays_the_order_through_a_signed_callback(#[case] database: Database) {
+    let app = spawn_app_with(AppOptions::on(database)).await;
     let sale = sale_running_now(&app, &[]).await;
     let [a, b] = few_buyers(&app, "payer").await;
     let order = Acked::of(&a.order(&app, &sale, 0).await);
@@ -364,9 +368,12 @@ async fn a_payment_before_the_deadline_beats_the_timeout_and_a_timeout_first_mak
     assert_order_invariants(&app, &sale, &[paid, unpaid]).await;
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn payments_racing_the_timeout_sweep_have_exactly_one_winner_per_order() {
-    let app = spawn_app().await;
+async fn payments_racing_the_timeout_sweep_have_exactly_one_winner_per_order(#[case] database: Database) {
+    let app = spawn_app_with(AppOptions::on(database)).await;
     let sale = sale_running_now(
         &app,
         &[("/pay_timeout_secs", json!(300)), ("/skus/0/stock", json!(24)), ("/skus/1/stock", json!(1))],

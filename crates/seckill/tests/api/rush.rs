@@ -11,9 +11,10 @@ use futures::StreamExt as _;
 use rand::SeedableRng as _;
 use rand::seq::SliceRandom as _;
 use reqwest::Method;
+use rstest::rstest;
 use seckill_domain::ids::{ActivityId, SkuId, Ticket, UserId};
 use seckill_domain::token::{Audience, Claims, TokenKey};
-use seckill_testkit::{AppOptions, Reply, TestApp, spawn_app, spawn_app_with};
+use seckill_testkit::{AppOptions, Database, Reply, TestApp, spawn_app, spawn_app_with};
 use serde_json::json;
 
 use crate::sale::{
@@ -38,10 +39,13 @@ struct Answer {
     reply: Reply,
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crowd_of_three_hundred_shoppers_buys_exactly_the_stock_and_never_past_a_limit() {
+async fn a_crowd_of_three_hundred_shoppers_buys_exactly_the_stock_and_never_past_a_limit(#[case] database: Database) {
     let started = Instant::now();
-    let app = spawn_app().await;
+    let app = spawn_app_with(AppOptions::on(database)).await;
     // 100 units on two SKUs, two per shopper, one per order: 300 shoppers want 600.
     let sale = sale_running_now(&app, &[("/skus/0/stock", json!(60)), ("/skus/1/stock", json!(40))]).await;
     let crowd = buyers(&app, "crowd", 300).await;
@@ -705,9 +709,12 @@ async fn more_stock_while_live_is_on_sale_at_once_and_stock_never_drops_below_so
     assert_eq!(totals.sold.values().copied().collect::<Vec<_>>(), [3, 1]);
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test]
-async fn a_restart_in_the_middle_of_a_sale_resumes_exactly_where_it_was() {
-    let mut app = spawn_app().await;
+async fn a_restart_in_the_middle_of_a_sale_resumes_exactly_where_it_was(#[case] database: Database) {
+    let mut app = spawn_app_with(AppOptions::on(database)).await;
     let sale = sale_running_now(&app, &[("/skus/0/stock", json!(3)), ("/skus/1/stock", json!(2))]).await;
     let [a, b, c, d] = few_buyers(&app, "shopper").await;
     let token = a.purchase_token(&app, &sale).await;

@@ -2,7 +2,8 @@
 //! brand or category (Chinese substrings too), renames seen at once, bad input answered with
 //! `422`, and no query text ever a `500`.
 
-use seckill_testkit::{Reply, TestApp, spawn_app};
+use rstest::rstest;
+use seckill_testkit::{AppOptions, Database, Reply, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 
 use crate::{
@@ -63,9 +64,14 @@ async fn product_update(app: &TestApp, admin: &str, id: i64) -> Value {
     update
 }
 
+#[rstest]
+#[case::sqlite(Database::Sqlite)]
+#[case::postgres(Database::Postgres)]
 #[tokio::test]
-async fn search_finds_products_of_current_and_upcoming_activities_by_name_brand_or_category() {
-    let app = spawn_app().await;
+async fn search_finds_products_of_current_and_upcoming_activities_by_name_brand_or_category(
+    #[case] database: Database,
+) {
+    let app = spawn_app_with(AppOptions::on(database)).await;
     let admin = app.admin_token().await;
     let (huawei, apple) = (brand(&app, &admin, "华为 HUAWEI").await, brand(&app, &admin, "Apple").await);
     let phones = category(&app, &admin, "手机").await;

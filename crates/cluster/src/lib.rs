@@ -1,0 +1,18 @@
+//! The scale-out shape of seckill: records in PostgreSQL, shared by any number of instances.
+//!
+//! - [`records`]: [`PgRecords`], the records in PostgreSQL — accounts, catalog, time slots,
+//!   activities, orders, payments and the stock-return outbox — implementing every records
+//!   port of `seckill-store` (and passing its conformance suite), with the migrations of
+//!   `migrations/` applied on connect.
+//!
+//! Still to come (issue 7): the Redis hot state (`StockGate` in Lua scripts, standalone or
+//! Redis Cluster) and the order streams into PostgreSQL. Until then the binary pairs these
+//! records with the in-process hot state and group-commit writer of `seckill-embedded`, which
+//! is right for one instance only.
+//!
+//! SQL for PostgreSQL lives in this crate and nowhere else. It depends on `seckill-domain` and
+//! `seckill-store` only — never on the server, the binary or the embedded shape.
+
+pub mod records;
+
+pub use records::{PgOptions, PgRecords};

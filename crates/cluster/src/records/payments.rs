@@ -1,0 +1,187 @@
+//! Payments on PostgreSQL: attempts for pending orders, and the gateway's notifications applied
+//! exactly once.
+//!
+//! A notification is applied in one transaction that first locks the payment's row, so two
+//! deliveries of one notification take turns: a replay (the payment is no longer open) changes
+//! nothing; a success pays the order only `WHERE status =
+//! 'pending_payment'` — if a timeout or a shopper cancelled it first, the payment is marked
+//! `refund_needed` and the order stays cancelled, never resurrected.
+
+use seckill_domain::Timestamp;
+use seckill_domain::ids::{OrderId, PaymentId, UserId};
+use seckill_domain::money::Money;
+use seckill_domain::order::OrderStatus;
+use seckill_domain::payment::{Payment, PaymentOutcome, PaymentStatus};
+use seckill_store::orders::{NoticeEffect, NoticeOutcome, PaymentNotice};
+use seckill_store::{Conflict, StoreError};
+use sqlx::{Postgres, Transaction};
+
+use super::PgRecords;
+use super::error::{DbResult, corrupt, invalid};
+use super::orders::{OrderRow, order_columns};
+use super::rows::{id, millis, timestamp};
+
+/// A row of `payments`.
+#[derive(Debug, sqlx::FromRow)]
+struct PaymentRow {
+    id: i64,
+    order_id: i64,
+    amount_cents: i64,
+    status: String,
+    provider: String,
+    provider_ref: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+    notified_at: Option<i64>,
+}
+
+impl PaymentRow {
+    fn into_payment(self) -> DbResult<Payment> {
+        Ok(Payment {
+            id: id::<PaymentId>(self.id)?,
+            order_id: id::<OrderId>(self.order_id)?,
+            amount: Money::from_cents(self.amount_cents),
+            status: self.status.parse().map_err(|_| corrupt(format!("payment {} status", self.id)))?,
+            provider: self.provider,
+            provider_ref: self.provider_ref,
+            created_at: timestamp(self.created_at)?,
+            updated_at: timestamp(self.updated_at)?,
+            notified_at: self.notified_at.map(timestamp).transpose()?,
+        })
+    }
+}
+
+const PAYMENT_COLUMNS: &str =
+    "id, order_id, amount_cents, status, provider, provider_ref, created_at, updated_at, notified_at";
+
+/// The payment `id`, its row locked until `tx` ends with `lock`.
+async fn payment_in(tx: &mut Transaction<'static, Postgres>, id: PaymentId, lock: bool) -> DbResult<Payment> {
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    // Safe: made of constants; the id is a bound parameter.
+    let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{lock}");
+    let row: Option<PaymentRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.get()).fetch_optional(&mut **tx).await?;
+    row.ok_or(StoreError::NotFound)?.into_payment()
+}
+
+/// The order `id`, its row locked until `tx` ends with `lock`. A notification never locks the
+/// order ahead of its conditional update: an operator cancelling a paid order locks the order
+/// first and the payment second, and the opposite order could deadlock with it.
+async fn order_in(
+    tx: &mut Transaction<'static, Postgres>,
+    id: OrderId,
+    lock: bool,
+) -> DbResult<seckill_domain::order::Order> {
+    let sql = if lock {
+        concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE")
+    } else {
+        concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1")
+    };
+    let row: Option<OrderRow> = sqlx::query_as(sql).bind(id.get()).fetch_optional(&mut **tx).await?;
+    row.ok_or(StoreError::NotFound)?.into_order()
+}
+
+impl PgRecords {
+    pub(crate) async fn create_payment_inner(
+        &self,
+        order_id: OrderId,
+        owner: UserId,
+        provider: &str,
+        now: Timestamp,
+    ) -> DbResult<Payment> {
+        let mut tx = self.write().await?;
+        // Locked: two requests for the same order and gateway answer one open attempt.
+        let order = order_in(&mut tx, order_id, true).await?;
+        if order.user_id != owner {
+            return Err(StoreError::NotFound.into());
+        }
+        if order.status != OrderStatus::PendingPayment || now >= order.pay_deadline {
+            return Err(Conflict::BadOrderState { status: order.status }.into());
+        }
+        // One open attempt per order and gateway: asking again answers the same payment.
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM payments WHERE order_id = $1 AND provider = $2 AND status = 'created' ORDER BY id LIMIT 1",
+        )
+        .bind(order_id.get())
+        .bind(provider)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let payment_id = match open {
+            Some(existing) => existing,
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO payments (order_id, amount_cents, status, provider, created_at, updated_at)
+                     VALUES ($1, $2, 'created', $3, $4, $4) RETURNING id",
+                )
+                .bind(order_id.get())
+                .bind(order.amount.cents())
+                .bind(provider)
+                .bind(millis(now))
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        let payment = payment_in(&mut tx, id(payment_id)?, false).await?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    pub(crate) async fn payment_inner(&self, id: PaymentId) -> DbResult<Payment> {
+        let mut tx = self.read().await?;
+        let payment = payment_in(&mut tx, id, false).await?;
+        tx.commit().await?;
+        Ok(payment)
+    }
+
+    pub(crate) async fn record_payment_notice_inner(
+        &self,
+        notice: &PaymentNotice,
+        now: Timestamp,
+    ) -> DbResult<NoticeOutcome> {
+        let mut tx = self.write().await?;
+        let payment = payment_in(&mut tx, notice.payment_id, true).await?;
+        if payment.order_id != notice.order_id {
+            return Err(invalid("order_id", "does not match the payment"));
+        }
+        if payment.amount != notice.amount {
+            return Err(invalid("amount_cents", "does not match the payment"));
+        }
+        if !payment.status.is_open() {
+            let order = order_in(&mut tx, payment.order_id, false).await?;
+            tx.commit().await?;
+            return Ok(NoticeOutcome { effect: NoticeEffect::Replayed, payment, order });
+        }
+        let effect = match notice.outcome {
+            PaymentOutcome::Failed => NoticeEffect::Failed,
+            PaymentOutcome::Succeeded => {
+                let paid = sqlx::query(
+                    "UPDATE orders SET status = 'paid', paid_at = $1, updated_at = $1
+                     WHERE id = $2 AND status = 'pending_payment'",
+                )
+                .bind(millis(now))
+                .bind(payment.order_id.get())
+                .execute(&mut *tx)
+                .await?;
+                if paid.rows_affected() == 1 { NoticeEffect::Paid } else { NoticeEffect::RefundNeeded }
+            }
+        };
+        let status = match effect {
+            NoticeEffect::Paid => PaymentStatus::Succeeded,
+            NoticeEffect::Failed => PaymentStatus::Failed,
+            NoticeEffect::RefundNeeded | NoticeEffect::Replayed => PaymentStatus::RefundNeeded,
+        };
+        sqlx::query(
+            "UPDATE payments SET status = $1, provider_ref = $2, notified_at = $3, updated_at = $3 WHERE id = $4",
+        )
+        .bind(status.as_str())
+        .bind(&notice.provider_ref)
+        .bind(millis(now))
+        .bind(payment.id.get())
+        .execute(&mut *tx)
+        .await?;
+        let payment = payment_in(&mut tx, payment.id, false).await?;
+        let order = order_in(&mut tx, payment.order_id, false).await?;
+        tx.commit().await?;
+        Ok(NoticeOutcome { effect, payment, order })
+    }
+}
