@@ -5,7 +5,7 @@
 //! network. The driver process is killed (and reaped) on drop, so a failing test leaves
 //! nothing behind. [`Chrome::run`] wraps a test body: the screenshots it takes on the way
 //! ([`Chrome::shot`]) are kept under the artifacts dir when the body panics (with the last
-//! page's screenshot and HTML) and removed when it passes, unless `SECKILL_KEEP_SCREENSHOTS`
+//! page's screenshot and HTML) and removed when it passes, unless `KEEP_BROWSER_SCREENSHOTS`
 //! is set — then they stay for a person to look at.
 //!
 //! Needs `/usr/bin/chromium` and `chromedriver` (Debian `chromium`, `chromium-driver`,
@@ -133,7 +133,7 @@ impl Chrome {
     /// Runs `body` in a fresh phone- or desktop-sized session. When it panics, the current
     /// page's screenshot and HTML are written beside the shots taken so far, their place is
     /// printed, and the panic goes on; when it passes they are removed (kept with
-    /// `SECKILL_KEEP_SCREENSHOTS=1`).
+    /// `KEEP_BROWSER_SCREENSHOTS=1`).
     pub async fn run<F>(artifacts: &Path, test: &str, size: (u32, u32), body: impl FnOnce(Chrome) -> F)
     where
         F: Future<Output = Chrome>,
@@ -144,7 +144,7 @@ impl Chrome {
         match AssertUnwindSafe(body(chrome)).catch_unwind().await {
             Ok(chrome) => {
                 let _ = chrome.driver.clone().quit().await;
-                if std::env::var_os("SECKILL_KEEP_SCREENSHOTS").is_none() {
+                if std::env::var_os("KEEP_BROWSER_SCREENSHOTS").is_none() {
                     let _ = std::fs::remove_dir_all(&dir);
                 }
             }

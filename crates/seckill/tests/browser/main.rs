@@ -4,7 +4,7 @@
 //! The server's clock is injected: the page's countdown runs on the browser's clock, offset to
 //! the server's `/api/time`, and the test moves the server's clock when the countdown reaches
 //! zero, as the real one would have moved meanwhile. Screenshots of the key pages are written
-//! under `target/tmp/browser/<test>/` when a test fails (`SECKILL_KEEP_SCREENSHOTS=1` keeps
+//! under `target/tmp/browser/<test>/` when a test fails (`KEEP_BROWSER_SCREENSHOTS=1` keeps
 //! them always). These tests run one at a time (nextest group `browser`).
 
 #![allow(clippy::unwrap_used)]
