@@ -90,23 +90,7 @@
   ];
 
   // ---- small helpers ------------------------------------------------------------------------------
-  const $ = (sel, node = document) => node.querySelector(sel);
-  const $$ = (sel, node = document) => Array.from(node.querySelectorAll(sel));
-
-  /** An element; `text` sets textContent, `on*` adds listeners, other keys are attributes. */
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "text") node.textContent = String(v);
-      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-      else if (k === "value") node.value = String(v);
-      else if (k === "checked") node.checked = Boolean(v);
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c);
-    return node;
-  }
+  // $, $$ and el come from dom.js.
 
   const SVG_NS = "http://www.w3.org/2000/svg";
   function svg(tag, attrs = {}, ...children) {
@@ -192,22 +176,9 @@
   // ---- the API ------------------------------------------------------------------------------------
   /** JSON over fetch with the session cookie; resolves to {ok, status, body, headers}. */
   async function api(method, path, body) {
-    const init = { method, credentials: "same-origin", headers: { accept: "application/json" } };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers["content-type"] = "application/json";
-    }
-    let res;
-    try {
-      res = await fetch(path, init);
-    } catch (_) {
-      return { ok: false, status: 0, body: { error: { code: "NETWORK", message: "network error" } }, headers: new Headers() };
-    }
-    let json = null;
-    try { json = await res.json(); } catch (_) { /* empty body (204) */ }
-    const reply = { ok: res.ok, status: res.status, body: json, headers: res.headers };
+    const reply = await requestJson(method, path, body);
     const signingIn = path === "/api/admin/sessions";
-    if (!signingIn && (res.status === 401 || res.status === 403) && path.startsWith("/api/admin/")) {
+    if (!signingIn && (reply.status === 401 || reply.status === 403) && path.startsWith("/api/admin/")) {
       // Several requests may fail together: the first one shows the form, the rest leave it be.
       if (session || !document.getElementById("username")) {
         showLogin(errorCode(reply) === "FORBIDDEN" ? MESSAGES.FORBIDDEN : session ? MESSAGES.UNAUTHENTICATED : "");

@@ -3,8 +3,7 @@
 // session cookie.
 "use strict";
 
-const $ = (sel, root = document) => root.querySelector(sel);
-const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+// $, $$, el and requestJson come from dom.js.
 const page = $("main.page");
 
 const MESSAGES = {
@@ -36,23 +35,7 @@ const ORDER_STATUS = {
   pending_payment: "待付款", paid: "已付款", shipped: "已发货", completed: "已完成", cancelled: "已取消",
 };
 
-/** JSON over fetch with the session cookie; resolves to {ok, status, body, headers}. */
-async function api(method, path, body, headers = {}) {
-  const init = { method, credentials: "same-origin", headers: { accept: "application/json", ...headers } };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers["content-type"] = "application/json";
-  }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch (e) {
-    return { ok: false, status: 0, body: { error: { code: "NETWORK", message: "网络错误，请重试" } }, headers: new Headers() };
-  }
-  let json = null;
-  try { json = await res.json(); } catch (_) { /* empty body */ }
-  return { ok: res.ok, status: res.status, body: json, headers: res.headers };
-}
+const api = requestJson;
 
 function errorText(reply) {
   const err = reply.body && reply.body.error;
@@ -71,18 +54,6 @@ function toast(text) {
   t.textContent = text;
   document.body.appendChild(t);
   setTimeout(() => t.remove(), 2600);
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) if (c) node.append(c);
-  return node;
 }
 
 /** A product image, or a placeholder with its initial. */

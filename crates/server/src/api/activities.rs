@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use jiff::Timestamp;
 use seckill_domain::activity::Activity;
-use seckill_domain::catalog::Product;
+use seckill_domain::catalog::{Brand, Category, Product};
 use seckill_domain::ids::{ActivityId, ProductId};
 use seckill_store::{ActivityQuery, Catalog, StoreError};
 use serde::{Deserialize, Serialize};
@@ -234,6 +234,22 @@ pub struct ActivityDetail {
     pub window_end: Option<Timestamp>,
 }
 
+/// The brand and category `product` is filed under, if any (and if they still exist).
+pub(crate) async fn brand_and_category(
+    catalog: &dyn Catalog,
+    product: &Product,
+) -> Result<(Option<Brand>, Option<Category>), StoreError> {
+    let brand = match product.brand_id {
+        Some(b) => catalog.brands().await?.into_iter().find(|x| x.id == b),
+        None => None,
+    };
+    let category = match product.category_id {
+        Some(c) => catalog.categories().await?.into_iter().find(|x| x.id == c),
+        None => None,
+    };
+    Ok((brand, category))
+}
+
 /// `GET /api/activities/{id}`: one activity for its detail page.
 #[utoipa::path(get, path = "/api/activities/{id}", operation_id = "activities_detail", tag = "activities",
     params(("id" = i64, Path, description = "activity id")),
@@ -249,14 +265,7 @@ pub async fn detail(
     let catalog = &*state.records.catalog;
     let activity = catalog.activity(id).await.or_not_found(|| format!("activity {id}"))?;
     let product = catalog.product(activity.product_id).await.or_not_found(|| format!("activity {id}"))?;
-    let brand = match product.brand_id {
-        Some(b) => catalog.brands().await?.into_iter().find(|x| x.id == b),
-        None => None,
-    };
-    let category = match product.category_id {
-        Some(c) => catalog.categories().await?.into_iter().find(|x| x.id == c),
-        None => None,
-    };
+    let (brand, category) = brand_and_category(catalog, &product).await?;
     let view = sale_at(&activity, state.now(), &state.tz, &*state.stock);
     let skus = activity
         .skus

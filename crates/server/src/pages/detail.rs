@@ -160,14 +160,7 @@ impl PageRenderer {
     pub async fn publish(&self, records: &Records, activity: &Activity) -> Result<bool, AppError> {
         let catalog = &records.catalog;
         let product = catalog.product(activity.product_id).await?;
-        let brand = match product.brand_id {
-            Some(b) => catalog.brands().await?.into_iter().find(|x| x.id == b),
-            None => None,
-        };
-        let category = match product.category_id {
-            Some(c) => catalog.categories().await?.into_iter().find(|x| x.id == c),
-            None => None,
-        };
+        let (brand, category) = crate::api::activities::brand_and_category(&**catalog, &product).await?;
         self.write(activity, &product, brand.as_ref(), category.as_ref()).await
     }
 

@@ -46,6 +46,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 /// Every static asset: path under `/static/`, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
+    ("dom.js", "text/javascript; charset=utf-8", include_str!("../../static/dom.js")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
     ("admin.css", "text/css; charset=utf-8", include_str!("../../static/admin.css")),
     ("admin.js", "text/javascript; charset=utf-8", include_str!("../../static/admin.js")),
