@@ -13,6 +13,10 @@
 //! SQL for PostgreSQL lives in this crate and nowhere else. It depends on `seckill-domain` and
 //! `seckill-store` only — never on the server, the binary or the embedded shape.
 
+pub mod coord;
+pub mod hot;
 pub mod records;
 
+pub use coord::{Coordinator, PgLeadership};
+pub use hot::{ConsumerOptions, RedisConn, RedisStockGate, RedisTarget, Settled, StreamConsumers, StreamQueue};
 pub use records::{PgOptions, PgRecords};

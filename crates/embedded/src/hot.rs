@@ -297,6 +297,14 @@ impl StockGate for MemoryStockGate {
         }
         Ok(())
     }
+
+    async fn units_taken(&self, activity: ActivityId, sku: SkuId) -> Result<Option<u32>, StoreError> {
+        Ok(self.taken(activity, sku))
+    }
+
+    async fn units_bought(&self, activity: ActivityId, user: UserId) -> Result<u32, StoreError> {
+        Ok(self.bought(activity, user))
+    }
 }
 
 #[cfg(test)]

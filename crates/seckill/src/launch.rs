@@ -2,10 +2,11 @@
 //! stop gracefully. The listener is bound before the server task is spawned, so whoever starts
 //! a [`Server`] can use its address at once (no sleeping for luck in tests).
 //!
-//! `database_url` picks the records: a SQLite file (the embedded shape) or PostgreSQL (the
-//! records of the cluster shape). Until the Redis hot state and order streams of the cluster
-//! shape exist, both run with the in-process hot state and the group-commit order writer, so a
-//! PostgreSQL-backed server is correct as **one** instance only (start-up says so in the log).
+//! `database_url` picks the records: a SQLite file (the embedded shape) or PostgreSQL. `redis_url`
+//! picks the hot state: unset, it lives in process with the group-commit order writer (right for
+//! **one** instance, over SQLite or PostgreSQL); set, it lives in Redis with the order streams,
+//! advisory-lock leadership and pub/sub announcements of the cluster shape, and any number of
+//! instances may share the same PostgreSQL and Redis.
 
 use std::future::IntoFuture as _;
 use std::net::SocketAddr;
@@ -13,15 +14,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use seckill_cluster::{PgOptions, PgRecords};
+use seckill_cluster::{
+    ConsumerOptions, Coordinator, PgLeadership, PgOptions, PgRecords, RedisStockGate, RedisTarget, StreamConsumers,
+    StreamQueue,
+};
 use seckill_domain::clock::SharedClock;
-use seckill_embedded::{MemoryStockGate, OrderWriter, SqliteOptions, SqliteRecords, WriterOptions, WriterTask};
+use seckill_embedded::{MemoryStockGate, OrderWriter, SqliteOptions, SqliteRecords, WriterOptions};
 use seckill_server::rush::limits::Rate;
 use seckill_server::rush::preheat::Preheater;
 use seckill_server::workers::TimeoutSweeper;
 use seckill_server::{AppState, RushConfig, RushPorts, ServerConfig};
 use seckill_store::Records;
 use seckill_store::orders::Orders;
+use seckill_store::rush::{Solo, StockGate};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -54,15 +59,10 @@ impl OpenedRecords {
     /// Opens the records the settings name and applies pending migrations (creating the SQLite
     /// file if needed).
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        if settings.redis_url.is_some() {
-            bail!(
-                "configuration: SECKILL_REDIS_URL selects the cluster shape, which this version does not include yet; \
-                 unset it to run the embedded shape"
-            );
-        }
         match &settings.database {
             DatabaseUrl::Postgres(url) => {
-                let options = PgOptions::new(url.clone(), settings.timezone.clone());
+                let mut options = PgOptions::new(url.clone(), settings.timezone.clone());
+                options.max_connections = settings.database_pool_size;
                 let backend = PgRecords::connect(options).await.with_context(|| {
                     format!("cannot open the records at {} (SECKILL_DATABASE_URL)", settings.database_display())
                 })?;
@@ -89,29 +89,88 @@ impl OpenedRecords {
         })
     }
 
-    /// The hot state and the order hand-off of the embedded shape over these records, and the
-    /// writer task to run. Over PostgreSQL too, for now: the hot state of the cluster shape
-    /// (Redis) is not built yet.
-    fn rush(&self, settings: &Settings) -> (RushPorts, Arc<MemoryStockGate>, WriterTask) {
-        let orders: Arc<dyn Orders> = match &self.backend {
-            Backend::Sqlite(b) => b.clone(),
-            Backend::Postgres(b) => {
-                tracing::warn!(
-                    "PostgreSQL records with the in-process hot state and order writer: the Redis hot state of the \
-                     cluster shape is not built yet, so run ONE instance over this database (a second one would sell \
-                     the same stock again); SECKILL_REDIS_URL is not supported yet"
-                );
-                b.clone()
+    /// The hot state, the order hand-off and the coordination of the configured shape over
+    /// these records, with the background tasks that serve them (started, stopped by `stop`).
+    async fn rush(&self, settings: &Settings, stop: &CancellationToken) -> anyhow::Result<HotShape> {
+        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+        match (&self.backend, &settings.redis_url) {
+            (Backend::Postgres(pg), Some(url)) => {
+                let target = RedisTarget::parse(url).map_err(|e| anyhow::anyhow!("SECKILL_REDIS_URL: {e}"))?;
+                let conn = target.connect().await.context("cannot reach Redis (SECKILL_REDIS_URL)")?;
+                let orders: Arc<dyn Orders> = pg.clone();
+                let gate = Arc::new(RedisStockGate::new(conn.clone()));
+                let settled = Arc::default();
+                let queue = StreamQueue::new(conn.clone(), orders.clone(), Arc::clone(&settled), settings.order_wait);
+                let instance = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+                let DatabaseUrl::Postgres(db_url) = &settings.database else {
+                    bail!("the cluster shape needs PostgreSQL records");
+                };
+                let leadership = Arc::new(PgLeadership::new(PgOptions::new(db_url.clone(), settings.timezone.clone())));
+                let coordinator = Arc::new(Coordinator::new(
+                    leadership.clone(),
+                    target.clone(),
+                    conn.clone(),
+                    gate.clone(),
+                    instance.clone(),
+                ));
+                let consumers = Arc::new(StreamConsumers::new(
+                    target,
+                    conn,
+                    orders,
+                    gate.clone(),
+                    settled,
+                    instance.clone(),
+                    ConsumerOptions { batch: settings.order_batch_max, ..ConsumerOptions::default() },
+                ));
+                tasks.push(tokio::spawn(consumers.run_until_stopped(stop.clone())));
+                tasks.push(tokio::spawn({
+                    let (gate, stop) = (gate.clone(), stop.clone());
+                    async move { gate.refresh_until_stopped(stop).await }
+                }));
+                tasks.push(tokio::spawn({
+                    let (coordinator, stop) = (coordinator.clone(), stop.clone());
+                    async move { coordinator.listen_until_stopped(stop).await }
+                }));
+                tasks.push(tokio::spawn({
+                    let (leadership, stop) = (leadership.clone(), stop.clone());
+                    async move { leadership.run_until_stopped(stop).await }
+                }));
+                tracing::info!(%instance, redis = ?RedisTargetShape(&settings.redis_url), "cluster shape: hot state in redis");
+                Ok(HotShape {
+                    ports: RushPorts { gate: gate.clone(), queue: Arc::new(queue), coordination: coordinator },
+                    gate,
+                    tasks,
+                })
             }
-        };
-        let gate = Arc::new(MemoryStockGate::new());
-        let options = WriterOptions {
-            queue_capacity: settings.order_queue_capacity,
-            max_batch: settings.order_batch_max,
-            batch_window: settings.order_batch_window,
-        };
-        let (writer, task) = OrderWriter::new(orders, gate.clone(), options);
-        (RushPorts { gate: gate.clone(), queue: Arc::new(writer) }, gate, task)
+            (Backend::Sqlite(_), Some(_)) => bail!("the cluster shape needs PostgreSQL records (SECKILL_DATABASE_URL)"),
+            (backend, None) => {
+                let orders: Arc<dyn Orders> = match backend {
+                    Backend::Sqlite(b) => b.clone(),
+                    Backend::Postgres(b) => {
+                        tracing::warn!(
+                            "PostgreSQL records with the in-process hot state and order writer: run ONE instance over \
+                             this database (a second one would sell the same stock again), or set SECKILL_REDIS_URL \
+                             for the cluster shape"
+                        );
+                        b.clone()
+                    }
+                };
+                let gate = Arc::new(MemoryStockGate::new());
+                let options = WriterOptions {
+                    queue_capacity: settings.order_queue_capacity,
+                    max_batch: settings.order_batch_max,
+                    batch_window: settings.order_batch_window,
+                };
+                let (writer, task) = OrderWriter::new(orders, gate.clone(), options);
+                // The writer drains its queue before it returns: every accepted order is written.
+                tasks.push(tokio::spawn(task.run_until_stopped(stop.clone())));
+                Ok(HotShape {
+                    ports: RushPorts { gate: gate.clone(), queue: Arc::new(writer), coordination: Arc::new(Solo) },
+                    gate,
+                    tasks,
+                })
+            }
+        }
     }
 
     /// Closes every connection, so the files can be reopened or removed.
@@ -123,19 +182,39 @@ impl OpenedRecords {
     }
 }
 
-/// A running server: the HTTP listener, the order writer, the preheater and the timeout
-/// sweeper, over the records.
+/// The hot side of a shape: its ports, and the background tasks serving them.
+struct HotShape {
+    ports: RushPorts,
+    gate: Arc<dyn StockGate>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Shows which Redis shape is configured, never the URL (it may hold a password).
+struct RedisTargetShape<'a>(&'a Option<String>);
+
+impl std::fmt::Debug for RedisTargetShape<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_deref().map(RedisTarget::parse) {
+            Some(Ok(t)) => write!(f, "{t:?}"),
+            _ => f.write_str("none"),
+        }
+    }
+}
+
+/// A running server: the HTTP listener, the order writer (or stream consumers), the preheater
+/// and the timeout sweeper, over the records.
 pub struct Server {
     addr: SocketAddr,
     base_url: String,
     records: OpenedRecords,
-    gate: Arc<MemoryStockGate>,
+    gate: Arc<dyn StockGate>,
     preheater: Arc<Preheater>,
     sweeper: Arc<TimeoutSweeper>,
     shutdown: CancellationToken,
     workers: CancellationToken,
     task: JoinHandle<std::io::Result<()>>,
-    writer: JoinHandle<()>,
+    /// The order writer or stream consumers and the shape's other background tasks.
+    hot_tasks: Vec<JoinHandle<()>>,
     preheating: JoinHandle<()>,
     sweeping: JoinHandle<()>,
 }
@@ -161,7 +240,15 @@ impl Server {
         let addr = listener.local_addr().context("the listener has no local address")?;
         let base_url = settings.base_url(addr);
         let records = OpenedRecords::open(settings).await?;
-        let (ports, gate, writer_task) = records.rush(settings);
+        let workers = CancellationToken::new();
+        let hot = match records.rush(settings, &workers).await {
+            Ok(hot) => hot,
+            Err(e) => {
+                records.close().await;
+                return Err(e);
+            }
+        };
+        let (ports, gate, hot_tasks) = (hot.ports, hot.gate, hot.tasks);
         let config = ServerConfig {
             tz: settings.timezone.clone(),
             secret,
@@ -181,12 +268,12 @@ impl Server {
         let state = AppState::new(records.records.clone(), ports, clock, config);
         let preheater = state.preheater();
         let sweeper = state.sweeper();
-        let workers = CancellationToken::new();
-        let writer = tokio::spawn(writer_task.run_until_stopped(workers.clone()));
         // The hot state is rebuilt from the records before the first request is accepted.
         if let Err(e) = preheater.try_step().await {
             workers.cancel();
-            let _ = writer.await;
+            for t in hot_tasks {
+                let _ = t.await;
+            }
             records.close().await;
             return Err(e).context("cannot load the live activities from the records");
         }
@@ -214,7 +301,7 @@ impl Server {
             shutdown,
             workers,
             task,
-            writer,
+            hot_tasks,
             preheating,
             sweeping,
         })
@@ -235,9 +322,9 @@ impl Server {
         &self.records.records
     }
 
-    /// The in-process hot state, for checking invariants in tests.
-    pub fn hot_state(&self) -> &MemoryStockGate {
-        &self.gate
+    /// The hot state (in process or in Redis), for checking invariants in tests.
+    pub fn hot_state(&self) -> &dyn StockGate {
+        &*self.gate
     }
 
     /// The scheduler of activities' lifecycles; tests run its steps after moving the clock.
@@ -288,10 +375,13 @@ impl Server {
     }
 
     async fn stop_workers(self) {
-        // The writer drains its queue before it returns: every accepted order is written.
+        // The writer drains its queue before it returns: every accepted order is written (the
+        // stream consumers finish the batch in hand; the rest stays in the stream).
         self.workers.cancel();
-        if let Err(e) = self.writer.await {
-            tracing::error!(error = %e, "the order writer failed");
+        for t in self.hot_tasks {
+            if let Err(e) = t.await {
+                tracing::error!(error = %e, "a hot-state task failed");
+            }
         }
         let _ = self.preheating.await;
         let _ = self.sweeping.await;

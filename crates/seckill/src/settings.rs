@@ -50,13 +50,26 @@ pub const KEYS: &[Key] = &[
         env: "SECKILL_DATABASE_URL",
         default: "sqlite://<data_dir>/seckill.db",
         meaning: "`sqlite://FILE` (embedded shape) or `postgres://USER:PASSWORD@HOST:PORT/DB` (PostgreSQL records, \
-                  migrated at start; until the Redis hot state lands the hot state stays in process: run ONE instance)",
+                  migrated at start; without `redis_url` the hot state stays in process: run ONE instance)",
+    },
+    Key {
+        name: "database_pool_size",
+        env: "SECKILL_DATABASE_POOL_SIZE",
+        default: "16",
+        meaning: "PostgreSQL connections per instance at most",
     },
     Key {
         name: "redis_url",
         env: "SECKILL_REDIS_URL",
         default: "unset",
-        meaning: "unset: in-process hot state; `redis://host:port` or `redis+cluster://h1:p1,h2:p2,…`",
+        meaning: "unset: in-process hot state; `redis://host:port` or `redis+cluster://h1:p1,h2:p2,…`: the cluster \
+                  shape (needs a `postgres://` database_url; any number of instances)",
+    },
+    Key {
+        name: "order_wait_ms",
+        env: "SECKILL_ORDER_WAIT_MS",
+        default: "250",
+        meaning: "cluster shape: how long an order request waits for its order to commit before answering 202 + ticket",
     },
     Key { name: "timezone", env: "SECKILL_TIMEZONE", default: "UTC", meaning: "IANA zone the daily time slots are in" },
     Key {
@@ -166,7 +179,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub database: DatabaseUrl,
+    pub database_pool_size: u32,
     pub redis_url: Option<String>,
+    pub order_wait: Duration,
     pub timezone: TimeZone,
     /// The zone's IANA name as configured, for display.
     pub timezone_name: String,
@@ -277,13 +292,20 @@ impl Settings {
             None => None,
             Some(r) if r.value.trim().is_empty() => None,
             Some(r) => Some(parse(Some(r), "redis_url", "", |v| {
-                if v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("redis+cluster://") {
-                    Ok(v.to_owned())
-                } else {
-                    Err("expected redis://host:port or redis+cluster://host1:port1,host2:port2".to_owned())
+                seckill_cluster::RedisTarget::parse(v.trim())?;
+                if matches!(database, DatabaseUrl::Sqlite(_)) {
+                    return Err("the cluster shape keeps its records in PostgreSQL: set database_url \
+                                (SECKILL_DATABASE_URL) to postgres://… as well"
+                        .to_owned());
                 }
+                Ok(v.trim().to_owned())
             })?),
         };
+        let database_pool_size =
+            parse(take("database_pool_size"), "database_pool_size", "16", |v| number(v, 1, 1_000))? as u32;
+        let order_wait = parse(take("order_wait_ms"), "order_wait_ms", "250", |v| {
+            number(v, 0, 10_000).map(|ms| Duration::from_millis(ms as u64))
+        })?;
         let (timezone, timezone_name) = parse(take("timezone"), "timezone", "UTC", |v| {
             TimeZone::get(v.trim())
                 .map(|tz| (tz, v.trim().to_owned()))
@@ -350,7 +372,9 @@ impl Settings {
             listen,
             data_dir,
             database,
+            database_pool_size,
             redis_url,
+            order_wait,
             timezone,
             timezone_name,
             secret,
@@ -394,7 +418,9 @@ impl Settings {
                     "listen" => self.listen.to_string(),
                     "data_dir" => self.data_dir.display().to_string(),
                     "database_url" => self.database_display(),
+                    "database_pool_size" => self.database_pool_size.to_string(),
                     "redis_url" => self.redis_url.as_deref().map_or("(unset: in-process hot state)".into(), redact_url),
+                    "order_wait_ms" => self.order_wait.as_millis().to_string(),
                     "timezone" => self.timezone_name.clone(),
                     "secret" => {
                         (if self.secret.is_some() { "[set]" } else { "(generated into <data_dir>/secret)" }).to_owned()

@@ -140,6 +140,8 @@ impl AppState {
         if let Err(e) = self.preheater.try_step().await {
             tracing::warn!(error = %e, "refreshing the sale after a change failed; the preheater retries");
         }
+        // The other instances reload now, not at their next periodic step.
+        self.rush.coordination().announce_change().await;
     }
 
     /// Now, from the injected clock.

@@ -118,8 +118,16 @@ impl TimeoutSweeper {
 
     /// Sweeps until `shutdown`: at the earliest deadline, and at least every second (so a
     /// clock moved by hand is noticed, and a failed relay is retried).
+    /// Only the leader sweeps (see [`Coordination`](seckill_store::rush::Coordination)); the
+    /// others wait their turn.
     pub async fn run_until_stopped(&self, shutdown: CancellationToken) {
         loop {
+            if !self.rush.coordination().is_leader() {
+                tokio::select! {
+                    () = tokio::time::sleep(MAX_SLEEP) => continue,
+                    () = shutdown.cancelled() => return,
+                }
+            }
             if let Err(e) = self.try_step().await {
                 tracing::warn!(error = %e, "timeout sweep failed; retrying");
             }

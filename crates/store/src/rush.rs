@@ -149,6 +149,14 @@ pub trait StockGate: Send + Sync + 'static {
 
     /// Records a reservation made after the activity was loaded.
     async fn add_reservation(&self, activity: ActivityId, user: UserId) -> Result<(), StoreError>;
+
+    /// Units of a SKU in orders and orders being written, as the hot state itself holds them
+    /// (not a local cache): `None` if the activity is not loaded. For invariant checks.
+    async fn units_taken(&self, activity: ActivityId, sku: SkuId) -> Result<Option<u32>, StoreError>;
+
+    /// Units a user holds in an activity, as the hot state itself holds them (0 if the
+    /// activity is not loaded). For invariant checks.
+    async fn units_bought(&self, activity: ActivityId, user: UserId) -> Result<u32, StoreError>;
 }
 
 /// How a reservation ended up.
@@ -185,5 +193,41 @@ impl From<&OrderDraft> for StockReturn {
             user_id: d.user_id,
             quantity: d.quantity,
         }
+    }
+}
+
+/// How the instances of one deployment work together: which one runs the one-per-cluster jobs
+/// (preheat bookkeeping, timeouts, the stock-return relay), and how a change made on one
+/// reaches the others' snapshots.
+#[async_trait]
+pub trait Coordination: Send + Sync + 'static {
+    /// Whether this instance runs the one-per-cluster jobs now. The jobs stay safe if two
+    /// instances believe it for a moment (every step they take is idempotent); leadership only
+    /// keeps them from doing the work twice.
+    fn is_leader(&self) -> bool;
+
+    /// Tells every other instance that activities changed, so they reload now rather than at
+    /// their next periodic step.
+    async fn announce_change(&self);
+
+    /// Resolves when another instance announced a change (or when announcements may have been
+    /// missed, after a reconnect).
+    async fn changed(&self);
+}
+
+/// One instance alone: always the leader, nobody to tell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Solo;
+
+#[async_trait]
+impl Coordination for Solo {
+    fn is_leader(&self) -> bool {
+        true
+    }
+
+    async fn announce_change(&self) {}
+
+    async fn changed(&self) {
+        std::future::pending::<()>().await;
     }
 }

@@ -18,6 +18,7 @@
 //! [`process`] runs the built binary as a child process (for the command line and kill -9
 //! tests), killing it on drop. [`postgres`] starts throwaway PostgreSQL servers and gives each
 //! test a database of its own; [`AppOptions::database`] runs a test app over one of them.
+//! [`redis`] starts throwaway Redis servers and three-master Redis Clusters, one per test.
 
 use std::sync::Arc;
 
@@ -28,6 +29,7 @@ use seckill::Server;
 use seckill::settings::Settings;
 use seckill_domain::Timestamp;
 use seckill_domain::clock::ManualClock;
+use seckill_domain::ids::{ActivityId, SkuId, UserId};
 use seckill_server::PasswordCost;
 use seckill_store::Records;
 use serde_json::Value;
@@ -35,6 +37,7 @@ use tokio::sync::OnceCell;
 
 pub mod postgres;
 pub mod process;
+pub mod redis;
 pub mod web;
 
 /// The operator every test app can log in as.
@@ -48,9 +51,30 @@ pub enum Database {
     /// A SQLite file in the app's temp data dir (the embedded shape).
     #[default]
     Sqlite,
-    /// A fresh database of its own on the test run's shared PostgreSQL server (the records of
-    /// the cluster shape; the hot state is still in process until the Redis part lands).
+    /// A fresh database of its own on the test run's shared PostgreSQL server, with the
+    /// in-process hot state (one instance over PostgreSQL).
     Postgres,
+    /// The cluster shape: a fresh PostgreSQL database and a standalone Redis of its own.
+    Cluster,
+    /// The cluster shape over a 3-master Redis Cluster of its own (2–3 s to start).
+    RedisCluster,
+}
+
+/// The Redis behind a cluster-shaped test app.
+#[derive(Debug)]
+pub enum TestRedis {
+    Standalone(redis::RedisServer),
+    Cluster(redis::RedisCluster),
+}
+
+impl TestRedis {
+    /// The `SECKILL_REDIS_URL` of it.
+    pub fn url(&self) -> String {
+        match self {
+            TestRedis::Standalone(r) => r.url(),
+            TestRedis::Cluster(c) => c.url(),
+        }
+    }
 }
 
 /// How to start a test app.
@@ -108,6 +132,8 @@ pub struct TestApp {
     dir: Arc<tempfile::TempDir>,
     /// The PostgreSQL database of a [`Database::Postgres`] app, dropped after the server.
     database: Option<Arc<postgres::TestDatabase>>,
+    /// The Redis of a cluster-shaped app, stopped after the server.
+    redis: Option<Arc<std::sync::Mutex<TestRedis>>>,
 }
 
 /// An HTTP answer, body parsed as JSON when it is JSON.
@@ -220,12 +246,28 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     let mut settings = Settings::embedded(dir.path());
     let database = match options.database {
         Database::Sqlite => None,
-        Database::Postgres => {
+        Database::Postgres | Database::Cluster | Database::RedisCluster => {
             let db = postgres::fresh_database().await;
             settings.database = seckill::settings::DatabaseUrl::Postgres(db.url().to_owned());
             Some(Arc::new(db))
         }
     };
+    let redis = match options.database {
+        Database::Sqlite | Database::Postgres => None,
+        Database::Cluster => {
+            Some(TestRedis::Standalone(redis::RedisServer::start().unwrap_or_else(|e| panic!("redis: {e}"))))
+        }
+        Database::RedisCluster => Some(TestRedis::Cluster(
+            tokio::task::spawn_blocking(redis::RedisCluster::start)
+                .await
+                .unwrap_or_else(|e| panic!("redis cluster: {e}"))
+                .unwrap_or_else(|e| panic!("redis cluster: {e}")),
+        )),
+    };
+    if let Some(r) = &redis {
+        settings.redis_url = Some(r.url());
+    }
+    let redis = redis.map(|r| Arc::new(std::sync::Mutex::new(r)));
     settings.timezone = seckill_domain::TimeZone::get(options.timezone).unwrap_or_else(|e| panic!("zone: {e}"));
     settings.timezone_name = options.timezone.to_owned();
     settings.rate_limits = options.rate_limits;
@@ -239,7 +281,7 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap_or_else(|e| panic!("client: {e}"));
-    TestApp { base, client, clock, settings, server: Some(server), admin_token: OnceCell::new(), dir, database }
+    TestApp { base, client, clock, settings, server: Some(server), admin_token: OnceCell::new(), dir, database, redis }
 }
 
 impl TestApp {
@@ -290,9 +332,60 @@ impl TestApp {
         server.sweeper().try_step().await.unwrap_or_else(|e| panic!("sweep: {e}"))
     }
 
-    /// The in-process hot state, for checking invariants against the records.
-    pub fn hot_state(&self) -> &seckill_embedded::MemoryStockGate {
+    /// The hot state (in process or in Redis), for checking invariants against the records.
+    pub fn hot_state(&self) -> &dyn seckill_store::rush::StockGate {
         self.server.as_ref().map(Server::hot_state).unwrap_or_else(|| panic!("the server is stopped"))
+    }
+
+    /// Units of a SKU taken in the hot state (`None` if the activity is not loaded).
+    pub async fn taken(&self, activity: ActivityId, sku: SkuId) -> Option<u32> {
+        self.hot_state().units_taken(activity, sku).await.unwrap_or_else(|e| panic!("hot state: {e}"))
+    }
+
+    /// Units a user holds in the hot state.
+    pub async fn bought(&self, activity: ActivityId, user: UserId) -> u32 {
+        self.hot_state().units_bought(activity, user).await.unwrap_or_else(|e| panic!("hot state: {e}"))
+    }
+
+    /// What a shopper ends up with after an order request: a `202` (the cluster shape, when
+    /// the order did not commit within the wait) is followed as the checkout page follows it —
+    /// polling `GET /api/tickets/{t}` until it settles (at most 20 s) — and answered as the
+    /// `201` with the order, or the rejection, it settled into. Any other reply is returned as is.
+    pub async fn settle(&self, reply: &Reply, token: &str) -> Reply {
+        if reply.status != StatusCode::ACCEPTED {
+            return reply.clone();
+        }
+        let ticket = reply.field("ticket").to_owned();
+        for _ in 0..400 {
+            let t = self.get(&format!("/api/tickets/{ticket}"), Some(token)).await;
+            t.expect(200);
+            match t.field("status") {
+                "queued" => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                "created" => {
+                    let order = self.get(&format!("/api/me/orders/{}", t.body["order_id"]), Some(token)).await;
+                    order.expect(200);
+                    let body = serde_json::json!({ "order": order.body, "ticket": ticket });
+                    return Reply { status: StatusCode::CREATED, headers: t.headers, text: body.to_string(), body };
+                }
+                "rejected" => {
+                    let code = t.body["error"]["code"].as_str().unwrap_or_default();
+                    let status = match code {
+                        "UNKNOWN_ADDRESS" => StatusCode::NOT_FOUND,
+                        "OVERLOADED" => StatusCode::SERVICE_UNAVAILABLE,
+                        _ => StatusCode::CONFLICT,
+                    };
+                    let body = serde_json::json!({ "error": t.body["error"] });
+                    return Reply { status, headers: t.headers, text: body.to_string(), body };
+                }
+                other => panic!("ticket {ticket}: unexpected status {other:?}: {}", t.text),
+            }
+        }
+        panic!("ticket {ticket} still queued after 20 s")
+    }
+
+    /// The Redis of a cluster-shaped app (to kill or restart it), `None` otherwise.
+    pub fn redis(&self) -> Option<std::sync::MutexGuard<'_, TestRedis>> {
+        self.redis.as_ref().map(|r| r.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Stops the server.

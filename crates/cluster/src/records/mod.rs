@@ -95,7 +95,7 @@ impl PgOptions {
         PgOptions { url: url.into(), tz, max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 
-    fn connect_options(&self) -> Result<PgConnectOptions, StoreError> {
+    pub(crate) fn connect_options(&self) -> Result<PgConnectOptions, StoreError> {
         let options: PgConnectOptions = self.url.parse().map_err(|e: sqlx::Error| {
             // The parser's message never echoes the password.
             StoreError::Invalid(FieldErrors::single("database_url", format!("not a PostgreSQL URL: {e}")))

@@ -114,7 +114,7 @@ pub async fn assert_order_invariants(app: &TestApp, sale: &Sale, acked: &[Acked]
     let rule = |k: &str| activity[k].as_u64().unwrap_or_else(|| panic!("no {k} in {activity}"));
     let (total_limit, single_limit) = (rule("total_limit"), rule("single_limit"));
     let id = ActivityId::from_raw(sale.id);
-    let loaded = app.hot_state().taken(id, SkuId::from_raw(sale.sku(0))).is_some();
+    let loaded = app.taken(id, SkuId::from_raw(sale.sku(0))).await.is_some();
 
     // 4. Exactly the acknowledged orders, once each, as they were answered.
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
@@ -161,7 +161,7 @@ pub async fn assert_order_invariants(app: &TestApp, sale: &Sale, acked: &[Acked]
         assert_eq!(shown["remaining"], stock - sold, "sku {sku_id}: {status}");
         assert_eq!(shown["sold_out"], stock == sold, "sku {sku_id}: {status}");
         if loaded {
-            let taken = app.hot_state().taken(id, SkuId::from_raw(sku_id)).map(u64::from);
+            let taken = app.taken(id, SkuId::from_raw(sku_id)).await.map(u64::from);
             assert_eq!(taken, Some(sold), "sku {sku_id}: units taken in memory");
         }
     }
@@ -180,7 +180,7 @@ pub async fn assert_order_invariants(app: &TestApp, sale: &Sale, acked: &[Acked]
     for (user, units) in &per_user {
         assert!(*units <= total_limit, "user {user} holds {units} units, over total_limit {total_limit}");
         if loaded {
-            let bought = u64::from(app.hot_state().bought(id, UserId::from_raw(*user)));
+            let bought = u64::from(app.bought(id, UserId::from_raw(*user)).await);
             assert_eq!(bought, *units, "user {user}: bought in memory");
         }
     }
@@ -294,7 +294,7 @@ async fn cancelling_an_unpaid_order_puts_its_unit_back_on_sale_at_once_and_the_s
     assert_eq!((&status["skus"][0]["remaining"], &status["skus"][0]["sold_out"]), (&json!(1), &json!(false)));
     assert_eq!(figures(&app, &sale).await, OrderFigures { sold: 0, remaining: 51, orders: 0, paid: 0 });
     assert_eq!(admin_activity(&app, &sale).await["skus"][0]["sold"], 0);
-    assert_eq!(app.hot_state().bought(ActivityId::from_raw(sale.id), UserId::from_raw(a.id())), 0);
+    assert_eq!(app.bought(ActivityId::from_raw(sale.id), UserId::from_raw(a.id())).await, 0);
 
     // Cancelling again changes nothing: the unit came back once.
     a.cancel_order(&app, first.order_id).await.assert_error(409, "BAD_ORDER_STATE");
@@ -357,6 +357,7 @@ async fn an_unpaid_order_is_cancelled_at_its_deadline_and_its_unit_sells_again_a
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test]
 async fn unpaid_orders_still_time_out_after_a_restart(#[case] database: Database) {
     let mut app = spawn_app_with(AppOptions::on(database)).await;
@@ -438,7 +439,7 @@ async fn an_order_timing_out_between_slots_is_on_sale_again_in_the_next_and_afte
     // preheater (which runs every second) has refreshed the snapshot.
     app.set_local_time("2026-11-11T22:00");
     app.preheat().await;
-    assert!(app.hot_state().taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))).is_none());
+    assert!(app.taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))).await.is_none());
     app.set_local_time("2026-11-11T22:05");
     app.sweep().await;
     let r = b.get_order(&app, evening.order_id).await;
@@ -461,6 +462,7 @@ async fn an_order_timing_out_between_slots_is_on_sale_again_in_the_next_and_afte
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cancelled_unit_goes_to_exactly_one_of_a_crowd_rushing_for_it(#[case] database: Database) {
     let app = spawn_app_with(AppOptions::on(database)).await;
@@ -529,6 +531,7 @@ async fn a_cancelled_unit_goes_to_exactly_one_of_a_crowd_rushing_for_it(#[case] 
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_cancellations_of_one_order_have_one_winner_and_return_its_unit_once(#[case] database: Database) {
     let app = spawn_app_with(AppOptions::on(database)).await;

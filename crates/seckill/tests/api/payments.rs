@@ -133,6 +133,7 @@ pub async fn notify(app: &TestApp, notification: &Value) -> Reply {
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test]
 async fn confirming_on_the_sandbox_page_pays_the_order_through_a_signed_callback(#[case] database: Database) {
     let app = spawn_app_with(AppOptions::on(database)).await;
@@ -371,6 +372,7 @@ async fn a_payment_before_the_deadline_beats_the_timeout_and_a_timeout_first_mak
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn payments_racing_the_timeout_sweep_have_exactly_one_winner_per_order(#[case] database: Database) {
     let app = spawn_app_with(AppOptions::on(database)).await;

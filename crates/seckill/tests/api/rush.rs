@@ -42,6 +42,7 @@ struct Answer {
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crowd_of_three_hundred_shoppers_buys_exactly_the_stock_and_never_past_a_limit(#[case] database: Database) {
     let started = Instant::now();
@@ -277,7 +278,7 @@ async fn min_level_and_reservations_decide_who_may_buy() {
     // A reservation made after the preheat loaded the sale still counts.
     app.set_local_time("2026-11-11T09:56");
     app.preheat().await;
-    assert!(app.hot_state().taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))).is_some());
+    assert!(app.taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))).await.is_some());
     late.reserve(&app, &sale).await.expect(201);
 
     // Once the first window opens, reservations are closed, even repeated ones.
@@ -370,8 +371,8 @@ async fn an_unknown_sku_or_someone_elses_address_is_refused_and_the_stock_comes_
     a.send_order(&app, &sale, &on_bs, Some("checkout-1")).await.assert_error(404, "UNKNOWN_ADDRESS");
     assert_eq!(sale.remaining(&app, 0).await, 100);
     let id = ActivityId::from_raw(sale.id);
-    assert_eq!(app.hot_state().taken(id, SkuId::from_raw(sale.sku(0))), Some(0));
-    assert_eq!(app.hot_state().bought(id, UserId::from_raw(a.id())), 0);
+    assert_eq!(app.taken(id, SkuId::from_raw(sale.sku(0))).await, Some(0));
+    assert_eq!(app.bought(id, UserId::from_raw(a.id())).await, 0);
     for address in [999_999, 0] {
         let r = a.send_order(&app, &sale, &order_body(sale.sku(0), 1, address, &token), None).await;
         r.assert_error(404, "UNKNOWN_ADDRESS");
@@ -463,7 +464,7 @@ async fn malformed_order_requests_are_refused_before_anything_is_taken() {
     let r = app.post("/api/activities/999999/orders", &good, t).await;
     r.assert_error(404, "NOT_FOUND");
     assert_invariants(&app, &sale, &[]).await;
-    assert_eq!(app.hot_state().taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))), Some(0));
+    assert_eq!(app.taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))).await, Some(0));
 
     // The same request, well made, buys — with the longest key allowed.
     let acked = vec![Acked::of(&a.send_order(&app, &sale, &good, Some(&longest)).await)];
@@ -577,8 +578,8 @@ async fn tagged(app: &TestApp, sale: &Sale) -> [bool; 2] {
     [tag(0), tag(1)]
 }
 
-fn loaded(app: &TestApp, sale: &Sale) -> bool {
-    app.hot_state().taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))).is_some()
+async fn loaded(app: &TestApp, sale: &Sale) -> bool {
+    app.taken(ActivityId::from_raw(sale.id), SkuId::from_raw(sale.sku(0))).await.is_some()
 }
 
 #[tokio::test]
@@ -605,7 +606,7 @@ async fn a_sale_follows_its_windows_across_slots_and_midnight_in_shanghai() {
     let mut acked = Vec::new();
 
     // Long before: nothing in memory, nothing tagged, nothing sold.
-    assert!(!loaded(&app, &sale));
+    assert!(!loaded(&app, &sale).await);
     assert_eq!(tagged(&app, &sale).await, [false, false]);
     crowd[0].try_purchase_token(&app, &sale).await.assert_error(409, "NOT_STARTED");
     let early = order_body(sale.sku(0), 1, crowd[0].address, "none-yet");
@@ -614,11 +615,11 @@ async fn a_sale_follows_its_windows_across_slots_and_midnight_in_shanghai() {
     // The preheat horizon is 300 s before the first window.
     app.set_local_time("2026-11-11T09:54:59");
     app.preheat().await;
-    assert!(!loaded(&app, &sale), "not before 09:55");
+    assert!(!loaded(&app, &sale).await, "not before 09:55");
     assert_eq!(tagged(&app, &sale).await, [false, false]);
     app.set_local_time("2026-11-11T09:55:00");
     app.preheat().await;
-    assert!(loaded(&app, &sale), "loaded at 09:55");
+    assert!(loaded(&app, &sale).await, "loaded at 09:55");
     assert_eq!(tagged(&app, &sale).await, [true, true]);
     let s = sale.status(&app).await;
     assert_eq!(
@@ -647,7 +648,7 @@ async fn a_sale_follows_its_windows_across_slots_and_midnight_in_shanghai() {
     let body = order_body(sale.sku(0), 1, crowd[1].address, &token);
     crowd[1].send_order(&app, &sale, &body, None).await.assert_error(409, "PAUSED");
     crowd[2].try_purchase_token(&app, &sale).await.assert_error(409, "PAUSED");
-    assert!(loaded(&app, &sale), "paused, not ended: the hot state stays");
+    assert!(loaded(&app, &sale).await, "paused, not ended: the hot state stays");
     assert_eq!(tagged(&app, &sale).await, [true, true]);
 
     // 22:00 on Singles' Day to 01:00 the day after is one window.
@@ -676,7 +677,7 @@ async fn a_sale_follows_its_windows_across_slots_and_midnight_in_shanghai() {
         .assert_error(409, "ENDED");
     app.preheat().await;
     assert_eq!(sale.status(&app).await["state"], "ended");
-    assert!(!loaded(&app, &sale), "the hot state is unloaded at the end");
+    assert!(!loaded(&app, &sale).await, "the hot state is unloaded at the end");
     assert_eq!(tagged(&app, &sale).await, [false, false]);
     let totals = assert_invariants(&app, &sale, &acked).await;
     assert_eq!(totals.sold.values().copied().collect::<Vec<_>>(), [2, 2]);
@@ -712,6 +713,7 @@ async fn more_stock_while_live_is_on_sale_at_once_and_stock_never_drops_below_so
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test]
 async fn a_restart_in_the_middle_of_a_sale_resumes_exactly_where_it_was(#[case] database: Database) {
     let mut app = spawn_app_with(AppOptions::on(database)).await;

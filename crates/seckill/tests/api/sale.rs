@@ -155,7 +155,8 @@ impl Buyer {
         if let Some(k) = key {
             req = req.header("Idempotency-Key", k);
         }
-        app.reply(req.json(body)).await
+        let reply = app.reply(req.json(body)).await;
+        app.settle(&reply, &self.shopper.token).await
     }
 
     /// Orders one unit of SKU `i` to this buyer's address with a fresh purchase token.
@@ -238,11 +239,11 @@ pub async fn assert_invariants(app: &TestApp, sale: &Sale, acked: &[Acked]) -> T
     }
 
     // 3. Hot state = records, and the status and figures show it.
-    let loaded = app.hot_state().taken(id, SkuId::from_raw(sale.sku(0))).is_some();
+    let loaded = app.taken(id, SkuId::from_raw(sale.sku(0))).await.is_some();
     let status = sale.status(app).await;
     for sku in &activity.skus {
         if loaded {
-            assert_eq!(app.hot_state().taken(id, sku.sku_id), Some(sku.sold), "sku {}: units taken", sku.sku_id);
+            assert_eq!(app.taken(id, sku.sku_id).await, Some(sku.sold), "sku {}: units taken", sku.sku_id);
         }
         let shown = status["skus"]
             .as_array()
@@ -253,7 +254,7 @@ pub async fn assert_invariants(app: &TestApp, sale: &Sale, acked: &[Acked]) -> T
     }
     if loaded {
         for (user, units) in &per_user {
-            assert_eq!(app.hot_state().bought(id, *user), *units, "user {user}: bought in memory");
+            assert_eq!(app.bought(id, *user).await, *units, "user {user}: bought in memory");
         }
     }
     let admin = app.get(&format!("/api/admin/activities/{}", sale.id), Some(&sale.admin)).await;

@@ -67,6 +67,7 @@ async fn product_update(app: &TestApp, admin: &str, id: i64) -> Value {
 #[rstest]
 #[case::sqlite(Database::Sqlite)]
 #[case::postgres(Database::Postgres)]
+#[case::cluster(Database::Cluster)]
 #[tokio::test]
 async fn search_finds_products_of_current_and_upcoming_activities_by_name_brand_or_category(
     #[case] database: Database,

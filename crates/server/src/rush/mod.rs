@@ -26,7 +26,7 @@ use jiff::tz::TimeZone;
 use seckill_domain::activity::{Activity, ActivitySku};
 use seckill_domain::clock::SharedClock;
 use seckill_domain::token::TokenKey;
-use seckill_store::rush::{OrderQueue, StockGate};
+use seckill_store::rush::{Coordination, OrderQueue, StockGate};
 use tokio::sync::Notify;
 
 use crate::sale::StockLevels;
@@ -34,11 +34,13 @@ use limits::{Rate, RateLimits};
 use snapshot::Snapshot;
 use stats::SaleStats;
 
-/// The hot state and the order hand-off of the configured shape.
+/// The hot state, the order hand-off and the coordination of the configured shape.
 #[derive(Clone)]
 pub struct RushPorts {
     pub gate: Arc<dyn StockGate>,
     pub queue: Arc<dyn OrderQueue>,
+    /// [`Solo`](seckill_store::rush::Solo) for one instance.
+    pub coordination: Arc<dyn Coordination>,
 }
 
 impl fmt::Debug for RushPorts {
@@ -134,6 +136,16 @@ impl Rush {
     /// The order hand-off.
     pub fn queue(&self) -> &dyn OrderQueue {
         &*self.inner.ports.queue
+    }
+
+    /// How this instance works with the others.
+    pub fn coordination(&self) -> &dyn Coordination {
+        &*self.inner.ports.coordination
+    }
+
+    /// The hot state, shared.
+    pub fn gate_handle(&self) -> Arc<dyn StockGate> {
+        self.inner.ports.gate.clone()
     }
 
     pub(crate) fn limits(&self) -> &RateLimits {

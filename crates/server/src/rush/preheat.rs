@@ -14,8 +14,11 @@
 //!    running before its stock is in memory;
 //! 5. answers when the next step is due (a preheat instant, a window boundary, an end).
 //!
-//! [`Preheater::run_until_stopped`] runs steps when due, when woken (an operator's change, or
-//! the hot path meeting an activity not loaded yet), and at least every second. Restarting the
+//! [`Preheater::run_until_stopped`] runs steps when due, when woken (an operator's change here
+//! or, announced, on another instance; or the hot path meeting an activity not loaded yet), and
+//! at least every second. Every instance runs steps (each has its own snapshot, local view and
+//! pages; loading the shared hot state is versioned, so any order of instances is right); the
+//! records' bookkeeping — SKU tags, the final reconciliation — is the leader's alone. Restarting the
 //! server runs a step before it serves, from the records, so it resumes exactly where it was.
 
 use std::collections::{BTreeSet, HashMap};
@@ -122,13 +125,19 @@ impl Preheater {
             wake_at(a.ends_at);
         }
         for ended in loaded.activities.difference(&keep).copied().collect::<Vec<_>>() {
-            self.reconcile(ended).await;
+            if rush.coordination().is_leader() {
+                self.reconcile(ended).await;
+            }
             rush.gate().unload(ended).await?;
             tracing::info!(activity_id = %ended, "activity ended; hot state unloaded");
         }
         loaded.activities = keep;
         let tagged: Vec<SkuId> = tagged.into_iter().collect();
-        if loaded.tagged.as_ref() != Some(&tagged) {
+        let leader = rush.coordination().is_leader();
+        if !leader {
+            // The leader tags; a follower tags again if it becomes the leader.
+            loaded.tagged = None;
+        } else if loaded.tagged.as_ref() != Some(&tagged) {
             self.records.orders.sync_seckill_tags(&tagged).await?;
             loaded.tagged = Some(tagged);
         }
@@ -194,6 +203,10 @@ impl Preheater {
             tokio::select! {
                 () = tokio::time::sleep(sleep) => {}
                 () = self.rush.woken() => {}
+                () = self.rush.coordination().changed() => {
+                    // A product, brand or category change moves no version: render again.
+                    self.forget_pages().await;
+                }
                 () = shutdown.cancelled() => return,
             }
         }

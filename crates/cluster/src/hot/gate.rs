@@ -1,0 +1,435 @@
+//! [`RedisStockGate`]: the hot state of the cluster shape, in Redis, shared by every instance.
+//!
+//! Redis holds the truth of the rush (units left, what each user holds, idempotency keys, the
+//! order stream); each instance keeps a small local view for the answers that must not cost a
+//! round trip: units left per SKU (the sold-out short-circuit and the live status), the records
+//! version loaded, and the reserved users. The view follows Redis by the answers of this
+//! instance's own scripts, by events other instances publish (stock given back, a new
+//! reservation), and by a refresh every [`REFRESH_EVERY`] that also notices when Redis lost an
+//! activity (it is then loaded again from the records by the next preheat step).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use dashmap::DashSet;
+use redis::AsyncCommands as _;
+use seckill_domain::ids::{ActivityId, SkuId, Ticket, UserId};
+use seckill_domain::rejection::Rejection;
+use seckill_store::StoreError;
+use seckill_store::rush::{Hold, HotActivity, OrderDraft, ReturnReason, StockGate, StockReturn};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::conn::{RedisConn, unavailable};
+use super::scripts::{EVENTS, Keys, LOAD, RELEASE, RESERVE, STREAMS};
+use super::wire::{WireDraft, load_argument};
+
+/// How often the local view is compared with Redis.
+pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
+/// How long the keys of an ended activity stay in Redis (late returns find nothing to do and
+/// `seckill reconcile` can still look at them).
+const KEEP_ENDED_SECS: i64 = 7 * 24 * 3600;
+
+#[derive(Debug)]
+struct LocalSku {
+    sku_id: SkuId,
+    /// Units left as last seen (may be below 0 after an operator lowered the stock).
+    left: AtomicI64,
+}
+
+#[derive(Debug)]
+struct LocalAct {
+    keys: Keys,
+    version: AtomicI64,
+    skus: ArcSwap<Vec<Arc<LocalSku>>>,
+    reserved: DashSet<UserId>,
+}
+
+impl LocalAct {
+    fn sku(&self, id: SkuId) -> Option<Arc<LocalSku>> {
+        self.skus.load().iter().find(|s| s.sku_id == id).cloned()
+    }
+
+    fn set_left(&self, id: SkuId, left: i64) {
+        if let Some(s) = self.sku(id) {
+            s.left.store(left, Ordering::Release);
+        }
+    }
+}
+
+/// The hot state in Redis (standalone or Cluster), with this instance's local view of it.
+#[derive(Debug)]
+pub struct RedisStockGate {
+    conn: RedisConn,
+    /// Read on every request without a lock; replaced whole on load and unload (rare).
+    activities: ArcSwap<HashMap<ActivityId, Arc<LocalAct>>>,
+    /// Serialises loads and unloads (off the hot path).
+    changes: tokio::sync::Mutex<()>,
+    /// The loaded activities, for the stream consumers.
+    loaded: watch::Sender<BTreeSet<ActivityId>>,
+}
+
+/// What a reply of the reserve script means.
+fn parse_reserve(reply: &[redis::Value]) -> Result<(i64, Option<i64>, Option<String>), StoreError> {
+    let code: i64 = reply
+        .first()
+        .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
+        .ok_or_else(|| StoreError::Unavailable("redis: unexpected reply of the reserve script".into()))?;
+    let second = reply.get(1);
+    let number = second.and_then(|v| redis::from_redis_value_ref::<i64>(v).ok());
+    let text = second.and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+    Ok((code, number, text))
+}
+
+impl RedisStockGate {
+    /// A gate over `conn`; activities arrive by [`StockGate::load`].
+    pub fn new(conn: RedisConn) -> Self {
+        RedisStockGate {
+            conn,
+            activities: ArcSwap::default(),
+            changes: tokio::sync::Mutex::new(()),
+            loaded: watch::Sender::new(BTreeSet::new()),
+        }
+    }
+
+    fn act(&self, id: ActivityId) -> Option<Arc<LocalAct>> {
+        self.activities.load().get(&id).cloned()
+    }
+
+    /// The loaded activities, as they change (the stream consumers follow it).
+    pub fn watch_loaded(&self) -> watch::Receiver<BTreeSet<ActivityId>> {
+        self.loaded.subscribe()
+    }
+
+    fn publish_loaded(&self) {
+        let ids: BTreeSet<ActivityId> = self.activities.load().keys().copied().collect();
+        self.loaded.send_if_modified(|old| {
+            let changed = *old != ids;
+            *old = ids;
+            changed
+        });
+    }
+
+    fn forget_locally(&self, activity: ActivityId) {
+        let mut map = HashMap::clone(&self.activities.load());
+        if map.remove(&activity).is_some() {
+            self.activities.store(Arc::new(map));
+            self.publish_loaded();
+        }
+    }
+
+    /// Reads an activity's live figures from Redis into a fresh local view; `None` if Redis
+    /// does not have it.
+    async fn read(&self, activity: ActivityId, version: i64) -> Result<Option<LocalAct>, StoreError> {
+        let keys = Keys::of(activity);
+        let mut conn = self.conn.clone();
+        let (exists, left, reserved): (bool, HashMap<i64, i64>, Vec<i64>) = redis::pipe()
+            .exists(&keys.meta)
+            .hgetall(&keys.left)
+            .smembers(&keys.reserved)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if !exists {
+            return Ok(None);
+        }
+        let mut skus: Vec<Arc<LocalSku>> = left
+            .into_iter()
+            .map(|(sku, left)| Arc::new(LocalSku { sku_id: SkuId::from_raw(sku), left: AtomicI64::new(left) }))
+            .collect();
+        skus.sort_by_key(|s| s.sku_id);
+        Ok(Some(LocalAct {
+            keys,
+            version: AtomicI64::new(version),
+            skus: ArcSwap::from_pointee(skus),
+            reserved: reserved.into_iter().map(UserId::from_raw).collect(),
+        }))
+    }
+
+    /// Brings the local view of every loaded activity in step with Redis (see the module docs).
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let acts: Vec<(ActivityId, Arc<LocalAct>)> =
+            self.activities.load().iter().map(|(id, a)| (*id, a.clone())).collect();
+        for (id, act) in acts {
+            let mut conn = self.conn.clone();
+            let (exists, left, reserved): (bool, HashMap<i64, i64>, usize) = redis::pipe()
+                .exists(&act.keys.meta)
+                .hgetall(&act.keys.left)
+                .scard(&act.keys.reserved)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if !exists {
+                tracing::warn!(activity_id = %id, "the hot state of a loaded activity is gone from redis; loading it again");
+                self.forget_locally(id);
+                continue;
+            }
+            for (sku, n) in left {
+                act.set_left(SkuId::from_raw(sku), n);
+            }
+            if reserved != act.reserved.len() {
+                let users: Vec<i64> = conn.smembers(&act.keys.reserved).await.map_err(unavailable)?;
+                for u in users {
+                    act.reserved.insert(UserId::from_raw(u));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refreshes every [`REFRESH_EVERY`] until `stop`.
+    pub async fn refresh_until_stopped(&self, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(REFRESH_EVERY) => {}
+                () = stop.cancelled() => return,
+            }
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "refreshing the local view of the hot state failed; retrying");
+            }
+        }
+    }
+
+    /// Applies an event another instance published (`left A S N`, `reserved A U`); anything
+    /// else is ignored.
+    pub fn apply_event(&self, event: &str) {
+        let mut parts = event.split(' ');
+        let num = |p: Option<&str>| p.and_then(|s| s.parse::<i64>().ok());
+        match parts.next() {
+            Some("left") => {
+                if let (Some(a), Some(s), Some(n)) = (num(parts.next()), num(parts.next()), num(parts.next()))
+                    && let Some(act) = self.act(ActivityId::from_raw(a))
+                {
+                    act.set_left(SkuId::from_raw(s), n);
+                }
+            }
+            Some("reserved") => {
+                if let (Some(a), Some(u)) = (num(parts.next()), num(parts.next()))
+                    && let Some(act) = self.act(ActivityId::from_raw(a))
+                {
+                    act.reserved.insert(UserId::from_raw(u));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn publish(&self, event: String) {
+        let mut conn = self.conn.clone();
+        if let Err(e) = conn.publish::<_, _, i64>(EVENTS, event).await {
+            // The other instances' refresh catches up within REFRESH_EVERY.
+            tracing::debug!(error = %e, "could not publish a hot-state event");
+        }
+    }
+
+    /// Units of a SKU in orders and orders being written (`stock − left`), from Redis.
+    async fn taken_in_redis(&self, activity: ActivityId, sku: SkuId) -> Result<Option<u32>, StoreError> {
+        let keys = Keys::of(activity);
+        let mut conn = self.conn.clone();
+        let (total, left): (Option<i64>, Option<i64>) = redis::pipe()
+            .hget(&keys.meta, format!("total:{}", sku.get()))
+            .hget(&keys.left, sku.get())
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(match (total, left) {
+            (Some(t), Some(l)) => Some(u32::try_from(t - l).unwrap_or(0)),
+            _ => None,
+        })
+    }
+}
+
+#[async_trait]
+impl StockGate for RedisStockGate {
+    async fn load(&self, hot: &HotActivity) -> Result<(), StoreError> {
+        let _serial = self.changes.lock().await;
+        let keys = Keys::of(hot.activity_id);
+        let mut conn = self.conn.clone();
+        let outcome: i64 = LOAD
+            .key(&keys.meta)
+            .key(&keys.left)
+            .key(&keys.bought)
+            .key(&keys.held)
+            .key(&keys.idem)
+            .key(&keys.reserved)
+            .key(&keys.orders)
+            .arg(load_argument(hot))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        // The keys live while the activity does (unload sets a TTL), and its stream is consumed.
+        let _: i64 = conn.sadd(STREAMS, hot.activity_id.get()).await.map_err(unavailable)?;
+        let _: () = redis::pipe()
+            .persist(&keys.meta)
+            .ignore()
+            .persist(&keys.left)
+            .ignore()
+            .persist(&keys.bought)
+            .ignore()
+            .persist(&keys.held)
+            .ignore()
+            .persist(&keys.idem)
+            .ignore()
+            .persist(&keys.reserved)
+            .ignore()
+            .persist(&keys.orders)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let Some(fresh) = self.read(hot.activity_id, hot.version).await? else {
+            return Err(StoreError::Unavailable(format!(
+                "activity {} vanished from redis while loading",
+                hot.activity_id
+            )));
+        };
+        tracing::debug!(activity_id = %hot.activity_id, outcome, "redis hot state loaded");
+        let mut map = HashMap::clone(&self.activities.load());
+        map.insert(hot.activity_id, Arc::new(fresh));
+        self.activities.store(Arc::new(map));
+        self.publish_loaded();
+        Ok(())
+    }
+
+    async fn unload(&self, activity: ActivityId) -> Result<(), StoreError> {
+        let _serial = self.changes.lock().await;
+        let keys = Keys::of(activity);
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        for k in keys.all() {
+            pipe.expire(k, KEEP_ENDED_SECS).ignore();
+        }
+        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        self.forget_locally(activity);
+        Ok(())
+    }
+
+    fn loaded_version(&self, activity: ActivityId) -> Option<i64> {
+        self.act(activity).map(|a| a.version.load(Ordering::Acquire))
+    }
+
+    async fn reserve(&self, draft: &OrderDraft, total_limit: u32) -> Result<Result<Hold, Rejection>, StoreError> {
+        let Some(act) = self.act(draft.activity_id) else {
+            return Err(StoreError::Unavailable(format!("activity {} is not loaded", draft.activity_id)));
+        };
+        let Some(sku) = act.sku(draft.sku_id) else {
+            return Ok(Err(Rejection::UnknownSku));
+        };
+        // The sold-out short-circuit: no round trip. Not for a keyed request, which may be the
+        // retry of a request that won — only the script can tell.
+        if draft.idempotency_key.is_none() && sku.left.load(Ordering::Acquire) < i64::from(draft.quantity) {
+            return Ok(Err(Rejection::SoldOut));
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<redis::Value> = RESERVE
+            .key(&act.keys.meta)
+            .key(&act.keys.left)
+            .key(&act.keys.bought)
+            .key(&act.keys.held)
+            .key(&act.keys.idem)
+            .key(&act.keys.orders)
+            .arg(draft.sku_id.get())
+            .arg(draft.user_id.get())
+            .arg(draft.quantity)
+            .arg(total_limit)
+            .arg(draft.idempotency_key.as_deref().unwrap_or(""))
+            .arg(draft.ticket.to_string())
+            .arg(WireDraft::encode(draft))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let (code, number, text) = parse_reserve(&reply)?;
+        if let Some(left) = number
+            && code != 2
+        {
+            sku.left.store(left, Ordering::Release);
+        }
+        Ok(match code {
+            1 => Ok(Hold::New(draft.ticket)),
+            2 => {
+                let ticket = text
+                    .and_then(|t| t.parse::<Ticket>().ok())
+                    .ok_or_else(|| StoreError::Unavailable("redis: a replayed key has no valid ticket".into()))?;
+                Ok(Hold::Replay(ticket))
+            }
+            3 => Err(Rejection::LimitExceeded),
+            4 => Err(Rejection::SoldOut),
+            -1 => Err(Rejection::UnknownSku),
+            _ => {
+                // Redis lost the activity (restarted without its data): load it again.
+                self.forget_locally(draft.activity_id);
+                return Err(StoreError::Unavailable(format!("activity {} is not loaded in redis", draft.activity_id)));
+            }
+        })
+    }
+
+    async fn release(&self, ret: &StockReturn, reason: ReturnReason) -> Result<bool, StoreError> {
+        let keys = Keys::of(ret.activity_id);
+        let mut conn = self.conn.clone();
+        let reply: Vec<i64> = RELEASE
+            .key(&keys.meta)
+            .key(&keys.left)
+            .key(&keys.bought)
+            .key(&keys.held)
+            .key(&keys.idem)
+            .arg(ret.sku_id.get())
+            .arg(ret.user_id.get())
+            .arg(ret.ticket.to_string())
+            .arg(match reason {
+                ReturnReason::Cancelled => "cancelled",
+                ReturnReason::NotWritten => "unwritten",
+            })
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        match reply.as_slice() {
+            [1, left] => {
+                if let Some(act) = self.act(ret.activity_id) {
+                    act.set_left(ret.sku_id, *left);
+                }
+                // Every instance lifts its sold-out flag now, not at its next refresh.
+                self.publish(format!("left {} {} {left}", ret.activity_id.get(), ret.sku_id.get())).await;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn remaining(&self, activity: ActivityId, sku: SkuId) -> Option<u32> {
+        let left = self.act(activity)?.sku(sku)?.left.load(Ordering::Acquire);
+        Some(u32::try_from(left.max(0)).unwrap_or(u32::MAX))
+    }
+
+    fn is_reserved(&self, activity: ActivityId, user: UserId) -> bool {
+        self.act(activity).is_some_and(|a| a.reserved.contains(&user))
+    }
+
+    async fn add_reservation(&self, activity: ActivityId, user: UserId) -> Result<(), StoreError> {
+        let Some(act) = self.act(activity) else { return Ok(()) };
+        let mut conn = self.conn.clone();
+        let _: i64 = conn.sadd(&act.keys.reserved, user.get()).await.map_err(unavailable)?;
+        act.reserved.insert(user);
+        self.publish(format!("reserved {} {}", activity.get(), user.get())).await;
+        Ok(())
+    }
+
+    async fn units_taken(&self, activity: ActivityId, sku: SkuId) -> Result<Option<u32>, StoreError> {
+        if self.act(activity).is_none() {
+            return Ok(None);
+        }
+        self.taken_in_redis(activity, sku).await
+    }
+
+    async fn units_bought(&self, activity: ActivityId, user: UserId) -> Result<u32, StoreError> {
+        if self.act(activity).is_none() {
+            return Ok(0);
+        }
+        let mut conn = self.conn.clone();
+        let n: Option<i64> = conn.hget(Keys::of(activity).bought, user.get()).await.map_err(unavailable)?;
+        Ok(n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
+    }
+}

@@ -1,0 +1,208 @@
+//! The Lua scripts of the hot state and the keys they touch.
+//!
+//! Every key of one activity shares the hash tag `{a:<id>}`, so one script can touch all of them
+//! atomically — on one standalone server as on one Redis Cluster node. (A tag per activity SKU
+//! would spread the SKUs of one activity over the cluster, but then `total_limit`, which caps a
+//! user's units across all SKUs of the activity, could no longer be checked in the same atomic
+//! step as the stock: correctness decides the tag.)
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{a:A}:meta` | hash | `v` → records version loaded, `total:S` → stock figure of SKU S |
+//! | `{a:A}:left` | hash | SKU → units left (may dip below 0 after an operator lowers stock) |
+//! | `{a:A}:bought` | hash | user → units in live orders and orders being written |
+//! | `{a:A}:held` | hash | ticket → units it holds (its stock goes back at most once) |
+//! | `{a:A}:idem` | hash | `user:key` → ticket, and `t:ticket` → `user:key` |
+//! | `{a:A}:reserved` | set | users who reserved |
+//! | `{a:A}:orders` | stream | one entry per won hold: the order draft (field `d`) |
+//!
+//! Scripts are sent by SHA (`EVALSHA`) and loaded again when a server answers `NOSCRIPT` (after
+//! a restart or a failover), by `redis::Script`.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+use seckill_domain::ids::ActivityId;
+
+/// The consumer group every instance's stream consumers join.
+pub const GROUP: &str = "writers";
+/// The set of activity ids whose order streams may hold entries (consumers follow it, so a
+/// stream is written out even after its activity ended).
+pub const STREAMS: &str = "seckill:streams";
+/// The channel instances tell each other about changes on.
+pub const EVENTS: &str = "seckill:events";
+
+/// The keys of one activity.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub meta: String,
+    pub left: String,
+    pub bought: String,
+    pub held: String,
+    pub idem: String,
+    pub reserved: String,
+    pub orders: String,
+}
+
+impl Keys {
+    pub fn of(activity: ActivityId) -> Keys {
+        let tag = format!("{{a:{}}}", activity.get());
+        Keys {
+            meta: format!("{tag}:meta"),
+            left: format!("{tag}:left"),
+            bought: format!("{tag}:bought"),
+            held: format!("{tag}:held"),
+            idem: format!("{tag}:idem"),
+            reserved: format!("{tag}:reserved"),
+            orders: format!("{tag}:orders"),
+        }
+    }
+
+    /// Every key, for `EXPIRE` when the activity ends.
+    pub fn all(&self) -> [&str; 7] {
+        [&self.meta, &self.left, &self.bought, &self.held, &self.idem, &self.reserved, &self.orders]
+    }
+}
+
+/// `seckill:{<ticket>}:tk` → user id: the ticket was handed out (its order is queued or
+/// settled). The two keys of a ticket share a slot, so one pipeline reads both.
+pub fn ticket_key(ticket: &seckill_domain::ids::Ticket) -> String {
+    format!("seckill:{{{ticket}}}:tk")
+}
+
+/// `seckill:{<ticket>}:tr` → rejection code: the ticket's order was not written, and why.
+pub fn rejected_key(ticket: &seckill_domain::ids::Ticket) -> String {
+    format!("seckill:{{{ticket}}}:tr")
+}
+
+/// Loads an activity, or reloads it after a change.
+///
+/// KEYS: meta, left, bought, held, idem, reserved, orders. ARGV[1]: the records' view as JSON
+/// `{"v":version,"skus":[[sku,stock,sold]…],"holdings":[[ticket,sku,user,qty,key|""]…],
+/// "keys":[[ticket,user,key]…],"reserved":[user…]}`.
+///
+/// Not loaded yet (no `meta`): everything is built from the records, and the consumer group is
+/// created. Loaded at an older version: stock follows the records by the change of each SKU's
+/// stock figure (units taken — including orders still in the stream — are kept), SKUs no longer
+/// in the activity go, reservations are merged. Loaded at this version or newer: reservations
+/// are merged, nothing else changes — so every instance may run it, in any order.
+/// Returns 1 (built), 2 (reloaded) or 0 (already current).
+pub static LOAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local h = cjson.decode(ARGV[1])
+local version = tonumber(h.v)
+for _, u in ipairs(h.reserved) do redis.call('SADD', KEYS[6], u) end
+local current = redis.call('HGET', KEYS[1], 'v')
+if not current then
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+  for _, s in ipairs(h.skus) do
+    redis.call('HSET', KEYS[2], s[1], s[2] - s[3])
+    redis.call('HSET', KEYS[1], 'total:' .. s[1], s[2])
+  end
+  for _, x in ipairs(h.holdings) do
+    redis.call('HINCRBY', KEYS[3], x[3], x[4])
+    redis.call('HSET', KEYS[4], x[1], x[4])
+    if x[5] ~= '' then
+      local f = x[3] .. ':' .. x[5]
+      redis.call('HSET', KEYS[5], f, x[1], 't:' .. x[1], f)
+    end
+  end
+  for _, k in ipairs(h.keys) do
+    local f = k[2] .. ':' .. k[3]
+    redis.call('HSET', KEYS[5], f, k[1], 't:' .. k[1], f)
+  end
+  redis.call('HSET', KEYS[1], 'v', version)
+  local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', KEYS[7], 'writers', '0', 'MKSTREAM')
+  if not ok and not string.find(tostring(err), 'BUSYGROUP') then return redis.error_reply(tostring(err)) end
+  return 1
+end
+if tonumber(current) >= version then return 0 end
+local keep = {}
+for _, s in ipairs(h.skus) do
+  local sku = tostring(s[1])
+  keep[sku] = true
+  local old = redis.call('HGET', KEYS[1], 'total:' .. sku)
+  if old then
+    redis.call('HINCRBY', KEYS[2], sku, s[2] - tonumber(old))
+  else
+    redis.call('HSET', KEYS[2], sku, s[2] - s[3])
+  end
+  redis.call('HSET', KEYS[1], 'total:' .. sku, s[2])
+end
+for _, sku in ipairs(redis.call('HKEYS', KEYS[2])) do
+  if not keep[sku] then
+    redis.call('HDEL', KEYS[2], sku)
+    redis.call('HDEL', KEYS[1], 'total:' .. sku)
+  end
+end
+redis.call('HSET', KEYS[1], 'v', version)
+local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', KEYS[7], 'writers', '0', 'MKSTREAM')
+if not ok and not string.find(tostring(err), 'BUSYGROUP') then return redis.error_reply(tostring(err)) end
+return 2
+"#,
+    )
+});
+
+/// The one atomic step of a purchase.
+///
+/// KEYS: meta, left, bought, held, idem, orders. ARGV: sku, user, quantity, total_limit,
+/// idempotency key (or ""), ticket, the order draft (JSON).
+///
+/// Replays a known key; else checks the user's units against the limit, then the stock; then
+/// takes both, remembers the ticket (and key) and appends the draft to the stream — no hold
+/// without its order message. Returns `{1, left}` new hold, `{2, ticket}` replay, `{3, left}`
+/// over the limit, `{4, left}` sold out, `{-1}` unknown SKU, `{-2}` activity not loaded.
+pub static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-2} end
+local field = ''
+if ARGV[5] ~= '' then
+  field = ARGV[2] .. ':' .. ARGV[5]
+  local t = redis.call('HGET', KEYS[5], field)
+  if t then return {2, t} end
+end
+local left = redis.call('HGET', KEYS[2], ARGV[1])
+if not left then return {-1} end
+left = tonumber(left)
+local qty = tonumber(ARGV[3])
+local bought = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
+if bought + qty > tonumber(ARGV[4]) then return {3, left} end
+if left < qty then return {4, left} end
+left = redis.call('HINCRBY', KEYS[2], ARGV[1], -qty)
+redis.call('HINCRBY', KEYS[3], ARGV[2], qty)
+redis.call('HSET', KEYS[4], ARGV[6], qty)
+if field ~= '' then redis.call('HSET', KEYS[5], field, ARGV[6], 't:' .. ARGV[6], field) end
+redis.call('XADD', KEYS[6], '*', 'd', ARGV[7])
+return {1, left}
+"#,
+    )
+});
+
+/// Gives a hold back, at most once per ticket.
+///
+/// KEYS: meta, left, bought, held, idem. ARGV: sku, user, ticket, reason (`cancelled`: the key
+/// keeps answering with the order; `unwritten`: no order exists, the key is forgotten).
+///
+/// Returns `{1, left}` when this call gave the units back, `{0}` when the ticket holds nothing
+/// (given back already, never held, or the activity is not loaded — then the records are the
+/// whole truth).
+pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local qty = redis.call('HGET', KEYS[4], ARGV[3])
+if not qty then return {0} end
+qty = tonumber(qty)
+redis.call('HDEL', KEYS[4], ARGV[3])
+local left = redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
+if redis.call('HINCRBY', KEYS[3], ARGV[2], -qty) <= 0 then redis.call('HDEL', KEYS[3], ARGV[2]) end
+if ARGV[4] == 'unwritten' then
+  local field = redis.call('HGET', KEYS[5], 't:' .. ARGV[3])
+  if field then redis.call('HDEL', KEYS[5], field, 't:' .. ARGV[3]) end
+end
+return {1, left}
+"#,
+    )
+});
