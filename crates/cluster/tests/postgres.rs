@@ -6,134 +6,25 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::*;
+
 use std::sync::Arc;
 
 use seckill_cluster::{PgOptions, PgRecords};
-use seckill_domain::activity::{Activity, NewActivity, NewActivitySku, PurchaseRules};
-use seckill_domain::catalog::{NewProduct, Product, ProductInput, SkuInput};
-use seckill_domain::ids::{AddressId, Ticket, UserId};
+use seckill_domain::TimeZone;
+use seckill_domain::activity::NewActivitySku;
 use seckill_domain::money::Money;
-use seckill_domain::order::PayType;
 use seckill_domain::slot::NewTimeSlot;
-use seckill_domain::user::{AddressInput, NewAddress, NewUser};
-use seckill_domain::{TimeZone, Timestamp};
+use seckill_domain::user::NewUser;
 use seckill_store::rush::OrderDraft;
-use seckill_store::{Conflict, Records, SearchQuery, StoreError};
-use seckill_testkit::postgres::{TestDatabase, empty_database, fresh_database};
+use seckill_store::{Conflict, SearchQuery, StoreError};
+use seckill_testkit::postgres::empty_database;
 use sqlx::PgPool;
 
 /// The migrations of this crate, as the records apply them (for stopping half-way).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
-
-fn ts(s: &str) -> Timestamp {
-    s.parse().unwrap()
-}
-
-fn now() -> Timestamp {
-    ts("2026-11-01T00:00:00Z")
-}
-
-/// Fresh records over a fresh database, and a raw pool to the same database.
-struct Db {
-    records: Records,
-    backend: Arc<PgRecords>,
-    raw: PgPool,
-    _database: TestDatabase,
-}
-
-async fn open() -> Db {
-    let database = fresh_database().await;
-    let tz = TimeZone::get("Asia/Shanghai").unwrap();
-    let backend = Arc::new(PgRecords::connect(PgOptions::new(database.url(), tz)).await.unwrap());
-    let raw = PgPool::connect(database.url()).await.unwrap();
-    Db { records: backend.records(), backend, raw, _database: database }
-}
-
-fn product(name: &str) -> NewProduct {
-    NewProduct::parse(&ProductInput {
-        name,
-        skus: vec![
-            SkuInput { id: None, name: "black", spec: None, price_cents: 19_900, stock: 500 },
-            SkuInput { id: None, name: "white", spec: None, price_cents: 19_900, stock: 500 },
-        ],
-        ..Default::default()
-    })
-    .unwrap()
-}
-
-fn sale(product: &Product, slot: seckill_domain::ids::SlotId, stock: u32) -> NewActivity {
-    NewActivity {
-        name: "sale".into(),
-        product_id: product.id,
-        starts_at: ts("2026-11-11T00:00:00+08:00"),
-        ends_at: ts("2026-11-12T00:00:00+08:00"),
-        slot_ids: vec![slot],
-        skus: vec![NewActivitySku { sku_id: product.skus[0].id, seckill_price: Money::from_cents(9_900), stock }],
-        rules: PurchaseRules {
-            total_limit: 100,
-            single_limit: 100,
-            min_level: 0,
-            reservation_required: false,
-            pay_timeout_secs: 900,
-        },
-        enabled: true,
-    }
-}
-
-/// A product, a 10:00–12:00 slot and an activity selling `stock` of the product's first SKU.
-async fn scenario(db: &Db, stock: u32) -> (Product, Activity) {
-    let c = &db.records.catalog;
-    let product = c.create_product(&product("Phone"), now()).await.unwrap();
-    let slot = NewTimeSlot::parse("10点场", "10:00", "12:00", true, 0).unwrap();
-    let slot = c.create_slot(&slot, now()).await.unwrap();
-    let activity = c.create_activity(&sale(&product, slot.id, stock), now()).await.unwrap();
-    (product, activity)
-}
-
-async fn set_sold(db: &Db, activity: &Activity, sold: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE activity_skus SET sold = $1 WHERE activity_id = $2")
-        .bind(sold)
-        .bind(activity.id.get())
-        .execute(&db.raw)
-        .await
-        .map(drop)
-}
-
-/// A shopper with an address.
-async fn buyer(db: &Db, name: &str) -> (UserId, AddressId) {
-    let a = &db.records.accounts;
-    let new = NewUser::parse(name, "correct horse battery", None, None, None).unwrap();
-    let user = a.create_user(&new, "h", now()).await.unwrap();
-    let address = NewAddress::parse(&AddressInput {
-        contact: name,
-        phone: "13800138000",
-        province: "浙江省",
-        city: "杭州市",
-        district: "余杭区",
-        detail: "文一西路 969 号",
-        is_default: None,
-    })
-    .unwrap();
-    let address = a.add_address(user.id, &address, now()).await.unwrap();
-    (user.id, address.id)
-}
-
-fn draft(activity: &Activity, (user, address): (UserId, AddressId), quantity: u32) -> OrderDraft {
-    let at = ts("2026-11-11T10:00:00+08:00");
-    OrderDraft {
-        ticket: Ticket::new(at),
-        activity_id: activity.id,
-        sku_id: activity.skus[0].sku_id,
-        user_id: user,
-        quantity,
-        unit_price: Money::from_cents(9_900),
-        address_id: address,
-        pay_type: PayType::Online,
-        idempotency_key: None,
-        created_at: at,
-        pay_deadline: ts("2026-11-11T10:15:00+08:00"),
-    }
-}
 
 #[tokio::test]
 async fn migrations_apply_once_and_reconnecting_keeps_the_data() {
@@ -385,7 +276,7 @@ async fn products_stored_before_the_search_index_existed_are_found() {
     let tz = TimeZone::get("Asia/Shanghai").unwrap();
     let backend = Arc::new(PgRecords::connect(PgOptions::new(database.url(), tz)).await.unwrap());
     let raw = PgPool::connect(database.url()).await.unwrap();
-    let db = Db { records: backend.records(), backend, raw, _database: database };
+    let db = Db { records: backend.records(), backend, raw, database };
     let c = &db.records.catalog;
     let product = c.product(seckill_domain::ids::ProductId::from_raw(1)).await.unwrap();
     let slot = c.create_slot(&NewTimeSlot::parse("10点场", "10:00", "12:00", true, 0).unwrap(), now()).await.unwrap();

@@ -48,6 +48,19 @@ pub enum Command {
     /// Drive a flash sale over HTTP with many virtual shoppers, check the invariants, and report
     /// the figures (with --baseline, also as ratios to a hello-world server).
     Bench(Box<seckill_bench::BenchArgs>),
+    /// Cluster shape: compare the hot state in Redis with the records in PostgreSQL (units left
+    /// per SKU, units bought per user, counting order messages still in the streams), report
+    /// drift, and with --repair set drifted figures to the records' values.
+    Reconcile(ReconcileArgs),
+}
+
+/// Arguments of `seckill reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Set every drifted figure to the records' value (compare-and-set: a figure that moved
+    /// meanwhile is left alone and reported).
+    #[arg(long)]
+    pub repair: bool,
 }
 
 /// Operator accounts.
@@ -91,7 +104,62 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => seckill_bench::run(*args, &BenchHost { settings }).await,
+        Command::Reconcile(args) => reconcile(&settings, args.repair).await,
     }
+}
+
+/// `seckill reconcile`: prints what differs; fails while drift remains.
+async fn reconcile(settings: &Settings, repair: bool) -> anyhow::Result<()> {
+    let Some(url) = &settings.redis_url else {
+        anyhow::bail!(
+            "reconcile compares the hot state in Redis with the records: set SECKILL_REDIS_URL and a postgres:// \
+             SECKILL_DATABASE_URL (the embedded shape rebuilds its hot state from the records at every start)"
+        );
+    };
+    let target = seckill_cluster::RedisTarget::parse(url).map_err(|e| anyhow::anyhow!("SECKILL_REDIS_URL: {e}"))?;
+    let records = OpenedRecords::open(settings).await?;
+    let conn = target.connect().await.context("cannot reach Redis (SECKILL_REDIS_URL)")?;
+    let report = seckill_cluster::hot::reconcile::reconcile(
+        &conn,
+        &*records.records.catalog,
+        &*records.records.orders,
+        Timestamp::now(),
+        repair,
+    )
+    .await;
+    records.close().await;
+    let report = report.context("reconciliation failed")?;
+    println!(
+        "{} activit{} compared, {} order message(s) in flight",
+        report.activities.len(),
+        if report.activities.len() == 1 { "y" } else { "ies" },
+        report.in_flight
+    );
+    for d in &report.drifts {
+        println!(
+            "activity {}: {}: redis {} records {}{}",
+            d.activity,
+            d.figure,
+            d.redis,
+            d.expected,
+            if d.repaired { " (repaired)" } else { "" }
+        );
+    }
+    if report.drifts.is_empty() {
+        println!("no drift");
+    }
+    if report.drift_remains() {
+        anyhow::bail!(
+            "{} figure(s) drifted{}",
+            report.drifts.iter().filter(|d| !d.repaired).count(),
+            if repair {
+                " and moved while repairing: run again when the sale is quiet"
+            } else {
+                "; --repair fixes them"
+            }
+        );
+    }
+    Ok(())
 }
 
 /// What `seckill bench` borrows from the program: servers and records over this process's

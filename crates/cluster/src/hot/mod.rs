@@ -6,11 +6,13 @@
 //!   with each instance's local view (sold-out flags, reservations).
 //! - [`queue`]: [`StreamQueue`] (the [`OrderQueue`](seckill_store::rush::OrderQueue)) and the
 //!   [`StreamConsumers`] that write the order streams into PostgreSQL.
+//! - [`reconcile`]: `seckill reconcile`, Redis compared with the records (and repaired).
 //! - [`wire`]: the order message.
 
 pub mod conn;
 pub mod gate;
 pub mod queue;
+pub mod reconcile;
 pub mod scripts;
 pub mod wire;
 

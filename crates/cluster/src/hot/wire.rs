@@ -126,7 +126,7 @@ mod tests {
             pay_type: PayType::Online,
             idempotency_key: Some("k-1".into()),
             created_at: now,
-            pay_deadline: now + jiff::SignedDuration::from_secs(900),
+            pay_deadline: Timestamp::from_second(1_800_000_900).unwrap(),
         };
         assert_eq!(WireDraft::decode(&WireDraft::encode(&d)), Ok(d));
         assert!(WireDraft::decode("{}").is_err());
