@@ -327,6 +327,25 @@ pub(crate) fn judge(
     checks
 }
 
+/// Sends a call, and again (a few times) after the `Retry-After` of a `429` or `503`, as a
+/// browser would: the replays must not fail on the server's own rate limits.
+async fn send_patiently<'a>(
+    conn: &mut Conn,
+    call: impl Fn() -> Call<'a>,
+) -> Result<crate::client::Answer, crate::client::Failure> {
+    let mut answer = conn.send(call()).await;
+    for _ in 0..5 {
+        match &answer {
+            Ok(a) if a.status == 429 || a.status == 503 => {
+                tokio::time::sleep(a.retry_after.unwrap_or(std::time::Duration::from_secs(1)).min(std::time::Duration::from_secs(5))).await;
+                answer = conn.send(call()).await;
+            }
+            _ => break,
+        }
+    }
+    answer
+}
+
 /// Sends up to `replays` acknowledged requests again (with a fresh purchase token) under their
 /// key: each must answer `201` with the same order.
 async fn replay(ev: &Evidence<'_>) -> Check {
@@ -346,15 +365,14 @@ async fn replay(ev: &Evidence<'_>) -> Check {
         let Some(shopper) = ev.shoppers.get(a.shopper as usize) else { continue };
         let session = HeaderValue::from_str(&format!("Bearer {}", ev.minter.shopper_token(shopper.id)))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
-        let token = conn
-            .send(Call {
-                method: Method::POST,
-                path: &token_path,
-                auth: Some(&session),
-                idempotency_key: None,
-                json: None,
-            })
-            .await;
+        let token = send_patiently(&mut conn, || Call {
+            method: Method::POST,
+            path: &token_path,
+            auth: Some(&session),
+            idempotency_key: None,
+            json: None,
+        })
+        .await;
         let token = match token {
             Ok(t) if t.status == 200 => serde_json::from_slice::<serde_json::Value>(&t.body)
                 .ok()
@@ -376,14 +394,15 @@ async fn replay(ev: &Evidence<'_>) -> Check {
             token.unwrap_or_default()
         );
         let key = idempotency_key(ev.tag, a.shopper, a.attempt);
-        let call = Call {
+        let body = Bytes::from(body);
+        let call = || Call {
             method: Method::POST,
             path: &orders_path,
             auth: Some(&session),
             idempotency_key: Some(&key),
-            json: Some(Bytes::from(body)),
+            json: Some(body.clone()),
         };
-        match conn.send(call).await {
+        match send_patiently(&mut conn, call).await {
             Ok(r) if r.status == 201 => {
                 let id =
                     serde_json::from_slice::<serde_json::Value>(&r.body).ok().and_then(|v| v["order"]["id"].as_i64());

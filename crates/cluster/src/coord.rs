@@ -22,7 +22,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::hot::scripts::EVENTS;
-use crate::hot::{RedisConn, RedisStockGate, RedisTarget};
+use seckill_domain::ids::Ticket;
+
+use crate::hot::{RedisConn, RedisStockGate, RedisTarget, Settled};
 use crate::records::PgOptions;
 
 /// The advisory lock whose holder is the leader (`"SECK"` + 2; see `CATALOG_LOCK`).
@@ -109,6 +111,7 @@ pub struct Coordinator {
     target: RedisTarget,
     conn: RedisConn,
     gate: Arc<RedisStockGate>,
+    settled: Arc<Settled>,
     /// This instance's name: its own announcements are not news to it.
     instance: String,
     changed: Notify,
@@ -126,9 +129,10 @@ impl Coordinator {
         target: RedisTarget,
         conn: RedisConn,
         gate: Arc<RedisStockGate>,
+        settled: Arc<Settled>,
         instance: String,
     ) -> Self {
-        Coordinator { leadership, target, conn, gate, instance, changed: Notify::new() }
+        Coordinator { leadership, target, conn, gate, settled, instance, changed: Notify::new() }
     }
 
     /// Listens on [`EVENTS`] until `stop`, reconnecting (to the next node of a cluster) when
@@ -164,10 +168,16 @@ impl Coordinator {
             };
             let Some(msg) = msg else { return Ok(()) };
             let Ok(payload) = msg.get_payload::<String>() else { continue };
-            match payload.strip_prefix("changed ") {
-                Some(from) if from != self.instance => self.changed.notify_one(),
-                Some(_) => {}
-                None => self.gate.apply_event(&payload),
+            if let Some(from) = payload.strip_prefix("changed ") {
+                if from != self.instance {
+                    self.changed.notify_one();
+                }
+            } else if let Some(tickets) = payload.strip_prefix("settled ") {
+                for t in tickets.split(' ').filter_map(|t| t.parse::<Ticket>().ok()) {
+                    self.settled.settled_elsewhere(t);
+                }
+            } else {
+                self.gate.apply_event(&payload);
             }
         }
     }

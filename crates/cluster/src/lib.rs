@@ -5,10 +5,11 @@
 //!   port of `seckill-store` (and passing its conformance suite), with the migrations of
 //!   `migrations/` applied on connect.
 //!
-//! Still to come (issue 7): the Redis hot state (`StockGate` in Lua scripts, standalone or
-//! Redis Cluster) and the order streams into PostgreSQL. Until then the binary pairs these
-//! records with the in-process hot state and group-commit writer of `seckill-embedded`, which
-//! is right for one instance only.
+//! - [`hot`]: the hot state in Redis (standalone or Redis Cluster): [`RedisStockGate`] (Lua
+//!   scripts by SHA, one hash tag per activity), the order streams ([`StreamQueue`],
+//!   [`StreamConsumers`]) and `seckill reconcile`.
+//! - [`coord`]: leadership by PostgreSQL advisory lock ([`PgLeadership`]) and announcements over
+//!   Redis pub/sub ([`Coordinator`]).
 //!
 //! SQL for PostgreSQL lives in this crate and nowhere else. It depends on `seckill-domain` and
 //! `seckill-store` only — never on the server, the binary or the embedded shape.

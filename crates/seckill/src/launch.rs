@@ -99,7 +99,7 @@ impl OpenedRecords {
                 let conn = target.connect().await.context("cannot reach Redis (SECKILL_REDIS_URL)")?;
                 let orders: Arc<dyn Orders> = pg.clone();
                 let gate = Arc::new(RedisStockGate::new(conn.clone()));
-                let settled = Arc::default();
+                let settled: Arc<seckill_cluster::Settled> = Arc::default();
                 let queue = StreamQueue::new(conn.clone(), orders.clone(), Arc::clone(&settled), settings.order_wait);
                 let instance = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
                 let DatabaseUrl::Postgres(db_url) = &settings.database else {
@@ -111,6 +111,7 @@ impl OpenedRecords {
                     target.clone(),
                     conn.clone(),
                     gate.clone(),
+                    Arc::clone(&settled),
                     instance.clone(),
                 ));
                 let consumers = Arc::new(StreamConsumers::new(

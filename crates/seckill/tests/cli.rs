@@ -82,11 +82,11 @@ fn an_invalid_setting_stops_start_up_with_one_line_naming_the_key() {
 }
 
 #[test]
-fn the_redis_shape_not_built_yet_an_unreachable_database_and_a_busy_port_are_one_line_naming_the_key() {
+fn redis_without_postgres_an_unreachable_database_and_a_busy_port_are_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let done = run(dir.path(), &["serve"], &[("SECKILL_REDIS_URL", "redis://127.0.0.1:6379")]);
     let line = done.one_line_failure();
-    assert!(line.contains("SECKILL_REDIS_URL") && line.contains("cluster shape"), "{line}");
+    assert!(line.contains("SECKILL_REDIS_URL") && line.contains("cluster shape") && line.contains("postgres"), "{line}");
     // Nothing listens on port 1; the password is never shown.
     let dir = tempfile::tempdir().unwrap();
     let done = run(dir.path(), &["serve"], &[("SECKILL_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/seckill")]);
@@ -342,4 +342,24 @@ async fn the_demo_moves_to_a_free_port_when_the_configured_one_is_busy() {
     assert!(!status_url.contains(&addr), "{status_url}");
     let (code, sale) = get(&status_url, "").await;
     assert_eq!((code, sale["state"].as_str()), (200, Some("upcoming")), "{sale}");
+}
+
+#[tokio::test]
+async fn reconcile_compares_redis_with_postgres_and_needs_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = run(dir.path(), &["reconcile"], &[]).failure().to_owned();
+    assert!(line.contains("SECKILL_REDIS_URL"), "{line}");
+
+    let database = seckill_testkit::postgres::fresh_database().await;
+    let redis = seckill_testkit::redis::RedisServer::start().unwrap();
+    let env = [("SECKILL_DATABASE_URL", database.url().to_owned()), ("SECKILL_REDIS_URL", redis.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = run(dir.path(), &["reconcile"], &env);
+    done.assert_success();
+    assert!(done.stdout().contains("0 activities compared") && done.stdout().contains("no drift"), "{}", done.stdout());
+
+    // Redis unreachable: one line naming the key, and a server does not start either.
+    let gone = [("SECKILL_DATABASE_URL", database.url()), ("SECKILL_REDIS_URL", "redis://127.0.0.1:1/")];
+    let line = run(dir.path(), &["serve"], &gone).failure().to_owned();
+    assert!(line.contains("SECKILL_REDIS_URL"), "{line}");
 }

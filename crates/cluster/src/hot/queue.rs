@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::conn::{RedisConn, RedisTarget, unavailable};
 use super::gate::RedisStockGate;
-use super::scripts::{GROUP, Keys, STREAMS, rejected_key, ticket_key};
+use super::scripts::{EVENTS, GROUP, Keys, STREAMS, rejected_key, ticket_key};
 use super::wire::WireDraft;
 
 /// How long tickets and rejections are kept for polling.
@@ -77,6 +77,14 @@ impl Settled {
         }
     }
 
+    /// Another instance's consumer settled `ticket`: whoever waits here looks it up now.
+    pub fn settled_elsewhere(&self, ticket: Ticket) {
+        let mut inner = self.lock();
+        for w in inner.0.remove(&ticket).unwrap_or_default() {
+            let _ = w.send(Placement::Queued(ticket));
+        }
+    }
+
     fn settle(&self, ticket: Ticket, placement: &Placement) {
         let mut inner = self.lock();
         let now = Instant::now();
@@ -103,9 +111,12 @@ impl StreamQueue {
         StreamQueue { conn, records, settled, wait }
     }
 
-    /// Where a ticket stands, from the records and Redis.
+    /// Where a ticket stands, from the records and Redis. While the records cannot be read
+    /// (PostgreSQL down), a ticket Redis knows is still `Queued` — its order waits in the stream
+    /// and is written once they are back — rather than an error.
     async fn look_up(&self, ticket: Ticket) -> Result<Option<Placement>, StoreError> {
-        if let Some(order) = self.records.order_by_ticket(ticket).await? {
+        let written = self.records.order_by_ticket(ticket).await;
+        if let Ok(Some(order)) = written {
             return Ok(Some(Placement::Created(Box::new(order))));
         }
         let mut conn = self.conn.clone();
@@ -119,7 +130,14 @@ impl StreamQueue {
             let r = Rejection::ALL.into_iter().find(|r| r.code() == code).unwrap_or(Rejection::SoldOut);
             return Ok(Some(Placement::Rejected(r)));
         }
-        Ok(known.then_some(Placement::Queued(ticket)))
+        match written {
+            Ok(_) => Ok(known.then_some(Placement::Queued(ticket))),
+            Err(e) if known => {
+                tracing::debug!(error = %e, %ticket, "the records cannot say; the ticket is still queued");
+                Ok(Some(Placement::Queued(ticket)))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -143,12 +161,22 @@ impl OrderQueue for StreamQueue {
             Ok(placement) => return Ok(placement),
             Err(rx) => rx,
         };
-        if let Ok(Ok(placement)) = tokio::time::timeout(self.wait, rx).await {
-            return Ok(placement);
+        match tokio::time::timeout(self.wait, rx).await {
+            // Settled here: the answer is in hand.
+            Ok(Ok(placement @ (Placement::Created(_) | Placement::Rejected(_)))) => return Ok(placement),
+            // Settled by another instance's consumer (it said so): look it up.
+            Ok(Ok(Placement::Queued(_))) => {}
+            _ => self.settled.stop_waiting(ticket),
         }
-        self.settled.stop_waiting(ticket);
-        // Settled by another instance's consumer, perhaps.
-        Ok(self.look_up(ticket).await?.unwrap_or(Placement::Queued(ticket)))
+        // Settled by another instance's consumer, perhaps. If neither the records nor Redis can
+        // say, the order is still queued (the reserve script appended it): `202`, never `503`.
+        match self.look_up(ticket).await {
+            Ok(found) => Ok(found.unwrap_or(Placement::Queued(ticket))),
+            Err(e) => {
+                tracing::debug!(error = %e, %ticket, "cannot look the order up; answering with its ticket");
+                Ok(Placement::Queued(ticket))
+            }
+        }
     }
 
     async fn outcome(&self, ticket: Ticket) -> Result<Option<Placement>, StoreError> {
@@ -162,10 +190,11 @@ impl OrderQueue for StreamQueue {
             return found;
         }
         // Still queued: a replay (or a poll) gets the order if it commits within the wait.
-        if let Ok(Ok(placement)) = tokio::time::timeout(self.wait, rx).await {
-            return Ok(Some(placement));
+        match tokio::time::timeout(self.wait, rx).await {
+            Ok(Ok(placement @ (Placement::Created(_) | Placement::Rejected(_)))) => return Ok(Some(placement)),
+            Ok(Ok(Placement::Queued(_))) => {}
+            _ => self.settled.stop_waiting(ticket),
         }
-        self.settled.stop_waiting(ticket);
         self.look_up(ticket).await
     }
 }
@@ -439,6 +468,11 @@ impl StreamConsumers {
         }
         if done.is_empty() {
             return;
+        }
+        // Requests on other instances waiting for these tickets look them up now.
+        let tickets: Vec<String> = drafts.iter().map(|d| d.ticket.to_string()).collect();
+        if let Err(e) = conn.publish::<_, _, i64>(EVENTS, format!("settled {}", tickets.join(" "))).await {
+            tracing::debug!(error = %e, "could not announce settled tickets; their requests answer 202 after the wait");
         }
         let acked: redis::RedisResult<()> = redis::pipe()
             .xack(&keys.orders, GROUP, &done)
