@@ -337,7 +337,10 @@ async fn send_patiently<'a>(
     for _ in 0..5 {
         match &answer {
             Ok(a) if a.status == 429 || a.status == 503 => {
-                tokio::time::sleep(a.retry_after.unwrap_or(std::time::Duration::from_secs(1)).min(std::time::Duration::from_secs(5))).await;
+                tokio::time::sleep(
+                    a.retry_after.unwrap_or(std::time::Duration::from_secs(1)).min(std::time::Duration::from_secs(5)),
+                )
+                .await;
                 answer = conn.send(call()).await;
             }
             _ => break,

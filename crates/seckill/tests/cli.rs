@@ -86,7 +86,10 @@ fn redis_without_postgres_an_unreachable_database_and_a_busy_port_are_one_line_n
     let dir = tempfile::tempdir().unwrap();
     let done = run(dir.path(), &["serve"], &[("SECKILL_REDIS_URL", "redis://127.0.0.1:6379")]);
     let line = done.one_line_failure();
-    assert!(line.contains("SECKILL_REDIS_URL") && line.contains("cluster shape") && line.contains("postgres"), "{line}");
+    assert!(
+        line.contains("SECKILL_REDIS_URL") && line.contains("cluster shape") && line.contains("postgres"),
+        "{line}"
+    );
     // Nothing listens on port 1; the password is never shown.
     let dir = tempfile::tempdir().unwrap();
     let done = run(dir.path(), &["serve"], &[("SECKILL_DATABASE_URL", "postgres://app:hunter2@127.0.0.1:1/seckill")]);
