@@ -38,9 +38,15 @@ impl ServerSpec {
     }
 
     /// `SECKILL_*` variables of this process that a child must not inherit: they would point it
-    /// at other records or another listener.
-    pub const NOT_INHERITED: &'static [&'static str] =
-        &["SECKILL_DATABASE_URL", "SECKILL_REDIS_URL", "SECKILL_PUBLIC_URL", "SECKILL_LISTEN", "SECKILL_DATA_DIR"];
+    /// at another listener or data dir — and at other records, unless this process names Redis
+    /// (the cluster shape: the child then runs over the same PostgreSQL and Redis).
+    pub fn not_inherited() -> &'static [&'static str] {
+        if std::env::var_os("SECKILL_REDIS_URL").is_some() {
+            &["SECKILL_PUBLIC_URL", "SECKILL_LISTEN", "SECKILL_DATA_DIR"]
+        } else {
+            &["SECKILL_DATABASE_URL", "SECKILL_REDIS_URL", "SECKILL_PUBLIC_URL", "SECKILL_LISTEN", "SECKILL_DATA_DIR"]
+        }
+    }
 }
 
 /// Records opened for the bench, and the server they belong to when the host started one.

@@ -119,7 +119,7 @@ impl Target {
 async fn spawn_server(program: &Path, spec: &ServerSpec) -> anyhow::Result<(tokio::process::Child, String)> {
     let mut command = tokio::process::Command::new(program);
     command.arg("serve").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
-    for var in ServerSpec::NOT_INHERITED {
+    for var in ServerSpec::not_inherited() {
         command.env_remove(var);
     }
     for (var, value) in spec.env() {

@@ -214,17 +214,25 @@ impl StockGate for MemoryStockGate {
             return Ok(Err(Rejection::UnknownSku));
         };
         let key = draft.idempotency_key.as_deref();
-        // A winning key answers as it did, even once the stock is gone.
-        if let Some(k) = key
-            && let Some(t) = act.buyers.get(&draft.user_id).and_then(|b| b.ticket_of(k))
+        // The sold-out short-circuit, under the user's shard *read* lock: a key can only win
+        // under the write lock, so while this is held a replay is seen, or "not won" and
+        // "not enough left" hold together — answered as the write path would (limit first),
+        // without taking the write lock or touching the map.
         {
-            return Ok(Ok(Hold::Replay(t)));
-        }
-        // The sold-out short-circuit: memory only, no shard lock. Not for a keyed request: its
-        // twin may be winning the key (and the last unit) right now, and then this one must
-        // replay that win — which only the check under the shard lock below can see.
-        if key.is_none() && sku.remaining() < draft.quantity {
-            return Ok(Err(Rejection::SoldOut));
+            let buyer = act.buyers.get(&draft.user_id);
+            if let (Some(k), Some(b)) = (key, buyer.as_ref())
+                && let Some(t) = b.ticket_of(k)
+            {
+                return Ok(Ok(Hold::Replay(t)));
+            }
+            if sku.remaining() < draft.quantity {
+                let bought = buyer.as_ref().map_or(0, |b| b.bought);
+                return Ok(Err(if bought.saturating_add(draft.quantity) > total_limit {
+                    Rejection::LimitExceeded
+                } else {
+                    Rejection::SoldOut
+                }));
+            }
         }
         // The user's shard lock is held from here to the end of the step (no await inside).
         let mut buyer = act.buyers.entry(draft.user_id).or_default();
@@ -285,6 +293,20 @@ impl StockGate for MemoryStockGate {
 
     fn remaining(&self, activity: ActivityId, sku: SkuId) -> Option<u32> {
         self.act(activity)?.sku(sku).map(|s| s.remaining())
+    }
+
+    fn sold_out_for(&self, activity: ActivityId, user: UserId, key: Option<&str>) -> bool {
+        let Some(act) = self.act(activity) else { return false };
+        let skus = act.skus.load();
+        let all_gone = || !skus.is_empty() && skus.iter().all(|s| s.remaining() == 0);
+        if !all_gone() {
+            return false;
+        }
+        let Some(key) = key else { return true };
+        // A key can only win under the user's shard lock, which this read lock excludes: while
+        // it is held, "the key has not won" and "nothing is left" are true together.
+        let buyer = act.buyers.get(&user);
+        buyer.as_ref().is_none_or(|b| b.ticket_of(key).is_none()) && all_gone()
     }
 
     fn is_reserved(&self, activity: ActivityId, user: UserId) -> bool {
@@ -405,6 +427,70 @@ mod tests {
         gate.load(&hot(20, 2, vec![])).await.unwrap();
         assert_eq!(gate.remaining(A, S), Some(18));
         assert_eq!(gate.bought(A, UserId::from_raw(5)), 2);
+    }
+
+    #[tokio::test]
+    async fn the_read_locked_short_circuit_answers_as_the_write_path_would() {
+        let gate = MemoryStockGate::new();
+        gate.load(&hot(1, 0, vec![])).await.unwrap();
+        let won = draft(1, 1, Some("k"));
+        assert_eq!(gate.reserve(&won, 1).await.unwrap(), Ok(Hold::New(won.ticket)));
+        // Sold out now: the winner's key replays, anyone else's is refused without an entry.
+        assert!(!gate.sold_out_for(A, UserId::from_raw(1), Some("k")));
+        assert!(gate.sold_out_for(A, UserId::from_raw(1), Some("other")));
+        assert!(
+            gate.sold_out_for(A, UserId::from_raw(2), Some("x")) && gate.sold_out_for(A, UserId::from_raw(2), None)
+        );
+        assert_eq!(gate.reserve(&draft(1, 1, Some("k")), 1).await.unwrap(), Ok(Hold::Replay(won.ticket)));
+        // The limit comes first, as under the write lock.
+        assert_eq!(gate.reserve(&draft(1, 1, Some("again")), 1).await.unwrap(), Err(Rejection::LimitExceeded));
+        assert_eq!(gate.reserve(&draft(2, 1, Some("x")), 1).await.unwrap(), Err(Rejection::SoldOut));
+        assert_eq!(gate.bought(A, UserId::from_raw(2)), 0);
+        assert!(gate.act(A).is_some_and(|a| !a.buyers.contains_key(&UserId::from_raw(2))), "no entry left behind");
+        // Not loaded: the gate cannot tell.
+        assert!(!gate.sold_out_for(ActivityId::from_raw(99), UserId::from_raw(2), None));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn twins_of_one_key_racing_for_the_last_units_all_get_the_same_answer() {
+        let gate = Arc::new(MemoryStockGate::new());
+        gate.load(&hot(50, 0, vec![])).await.unwrap();
+        let mut tasks = Vec::new();
+        // 100 users, each sending one request 8 times at once under one key; 50 units.
+        for twin in 0..8 {
+            for user in 1..=100i64 {
+                let gate = gate.clone();
+                tasks.push(tokio::spawn(async move {
+                    let d = draft(user, 1, Some("the-key"));
+                    let short = twin % 2 == 0 && gate.sold_out_for(A, d.user_id, Some("the-key"));
+                    let answer = if short { Err(Rejection::SoldOut) } else { gate.reserve(&d, 1).await.unwrap() };
+                    (user, answer)
+                }));
+            }
+        }
+        let mut per_user: HashMap<i64, Vec<Result<Hold, Rejection>>> = HashMap::new();
+        for t in tasks {
+            let (user, answer) = t.await.unwrap();
+            per_user.entry(user).or_default().push(answer);
+        }
+        let mut winners = 0;
+        for (user, answers) in per_user {
+            let tickets: Vec<Ticket> = answers
+                .iter()
+                .filter_map(|a| match a {
+                    Ok(Hold::New(t) | Hold::Replay(t)) => Some(*t),
+                    Err(_) => None,
+                })
+                .collect();
+            if tickets.is_empty() {
+                assert!(answers.iter().all(|a| *a == Err(Rejection::SoldOut)), "user {user}: {answers:?}");
+            } else {
+                winners += 1;
+                assert_eq!(tickets.len(), 8, "user {user}: a twin was refused although the key won: {answers:?}");
+                assert!(tickets.iter().all(|t| *t == tickets[0]), "user {user}: one key, one ticket");
+            }
+        }
+        assert_eq!(winners, 50);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

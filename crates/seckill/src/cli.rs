@@ -171,14 +171,18 @@ pub struct BenchHost {
 }
 
 impl BenchHost {
-    /// The configuration of a bench server over `spec`: always the embedded shape, in its
-    /// own data dir, on a free loopback port.
+    /// The configuration of a bench server over `spec`, in its own data dir, on a free loopback
+    /// port: the embedded shape over a fresh SQLite file — or, when the configuration names
+    /// Redis (`SECKILL_REDIS_URL` with a `postgres://` `SECKILL_DATABASE_URL`), one instance of
+    /// the cluster shape over those (give it a fresh database: a sale's slot must not overlap
+    /// an earlier run's).
     fn settings_for(&self, spec: &ServerSpec) -> Settings {
         let mut s = self.settings.clone();
         s.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         s.data_dir = spec.data_dir.clone();
-        s.database = DatabaseUrl::Sqlite(spec.data_dir.join("seckill.db"));
-        s.redis_url = None;
+        if s.redis_url.is_none() {
+            s.database = DatabaseUrl::Sqlite(spec.data_dir.join("seckill.db"));
+        }
         s.public_url = None;
         s.secret = Some(secrecy::SecretString::from(spec.secret.clone()));
         s.rate_limits = spec.rate_limits;

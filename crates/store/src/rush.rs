@@ -144,6 +144,12 @@ pub trait StockGate: Send + Sync + 'static {
     /// round trip on the embedded shape; a local cache on the cluster shape.
     fn remaining(&self, activity: ActivityId, sku: SkuId) -> Option<u32>;
 
+    /// The sold-out short-circuit, from memory: `true` only if answering `SOLD_OUT` now is what
+    /// [`reserve`](StockGate::reserve) would answer for this user and key at some instant during
+    /// the call — every SKU of the activity has no unit left and `key` (if any) has not won.
+    /// `false` means "ask `reserve`" (a gate that cannot tell cheaply answers `false`).
+    fn sold_out_for(&self, activity: ActivityId, user: UserId, key: Option<&str>) -> bool;
+
     /// Whether the user reserved the activity, from memory (`false` if not loaded).
     fn is_reserved(&self, activity: ActivityId, user: UserId) -> bool;
 

@@ -404,6 +404,16 @@ impl StockGate for RedisStockGate {
         Some(u32::try_from(left.max(0)).unwrap_or(u32::MAX))
     }
 
+    fn sold_out_for(&self, activity: ActivityId, _user: UserId, key: Option<&str>) -> bool {
+        // Only without a key: whether a key won is in Redis, and may have been decided on
+        // another instance a moment ago.
+        key.is_none()
+            && self.act(activity).is_some_and(|a| {
+                let skus = a.skus.load();
+                !skus.is_empty() && skus.iter().all(|s| s.left.load(Ordering::Acquire) <= 0)
+            })
+    }
+
     fn is_reserved(&self, activity: ActivityId, user: UserId) -> bool {
         self.act(activity).is_some_and(|a| a.reserved.contains(&user))
     }

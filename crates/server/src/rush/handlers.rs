@@ -365,10 +365,10 @@ async fn funnel(
     }
     let activity = &live.activity;
     // The sold-out short-circuit for the whole activity, answered before the body is parsed —
-    // except for a retry with an idempotency key, which must get its first answer back.
+    // a retry whose idempotency key won gets its first answer back instead (the gate knows).
     let gate = rush.gate();
     let key = idempotency_key(headers)?;
-    if key.is_none() && activity.skus.iter().all(|s| gate.remaining(id, s.sku_id) == Some(0)) {
+    if gate.sold_out_for(id, shopper.id, key.as_deref()) {
         return Err(reject(Rejection::SoldOut));
     }
 
