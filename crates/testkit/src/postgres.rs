@@ -2,7 +2,9 @@
 //! dir, `pg_ctl start` on a free loopback port, stopped (`pg_ctl stop -m immediate`) and
 //! removed when done.
 //!
-//! - [`PgServer::start`] starts a server owned by the caller and stopped when it is dropped.
+//! - [`PgServer::start`] starts a server owned by the caller and stopped when it is dropped;
+//!   [`PgServer::stop`] and [`PgServer::start_again`] take it down and bring it back on the same
+//!   port and data, for tests of what happens while the records are unreachable.
 //! - [`fresh_database`] gives a test its own new database with the records' schema
 //!   (`CREATE DATABASE t_… TEMPLATE …` of a database migrated once per run, dropped again when
 //!   the [`TestDatabase`] is), and [`empty_database`] one without, on one server shared by
@@ -46,6 +48,8 @@ pub struct PgServer {
     root: PathBuf,
     bin: PathBuf,
     port: u16,
+    /// `fsync` and synchronous commits on (see [`PgServer::start_durable`]).
+    durable: bool,
     /// Stop and remove it on drop (the shared server is stopped by its watchdog instead).
     owned: bool,
 }
@@ -107,7 +111,7 @@ impl PgServer {
             run(Command::new("chown").arg(format!("{OS_USER}:")).arg(&pg), "chown")?;
         }
         fs::set_permissions(&pg, fs::Permissions::from_mode(0o700))?;
-        let mut server = PgServer { root, bin, port: 0, owned };
+        let mut server = PgServer { root, bin, port: 0, durable, owned };
         run(
             server
                 .as_postgres("initdb")
@@ -120,23 +124,7 @@ impl PgServer {
         let mut last = None;
         for attempt in 0..5 {
             let port = free_port(attempt)?;
-            let mut settings = format!(
-                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300",
-                server.pg_dir().display()
-            );
-            if !durable {
-                settings.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
-            }
-            let started = run(
-                server
-                    .as_postgres("pg_ctl")
-                    .arg("-D")
-                    .arg(server.data_dir())
-                    .arg("-l")
-                    .arg(server.pg_dir().join("postgres.log"))
-                    .args(["-w", "-t", "30", "-o", &settings, "start"]),
-                "pg_ctl start",
-            );
+            let started = run(&mut server.pg_ctl_start(port), "pg_ctl start");
             match started {
                 Ok(()) => {
                     server.port = port;
@@ -164,6 +152,41 @@ impl PgServer {
         Ok(server)
     }
 
+    /// `pg_ctl start` on `port` with this server's settings, waiting (30 s at most) until it
+    /// accepts connections; the log is appended to `postgres.log`.
+    fn pg_ctl_start(&self, port: u16) -> Command {
+        let mut settings =
+            format!("-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300", self.pg_dir().display());
+        if !self.durable {
+            settings.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        let mut command = self.as_postgres("pg_ctl");
+        command
+            .arg("-D")
+            .arg(self.data_dir())
+            .arg("-l")
+            .arg(self.pg_dir().join("postgres.log"))
+            .args(["-w", "-t", "30", "-o", &settings, "start"]);
+        command
+    }
+
+    /// Stops the server the way an operator would (`pg_ctl stop -m fast`: clients are
+    /// disconnected, committed work is kept) and waits until it is down, keeping its data dir
+    /// and port for [`PgServer::start_again`]. Until then every connection attempt is refused.
+    pub fn stop(&self) -> io::Result<()> {
+        run(
+            self.as_postgres("pg_ctl").arg("-D").arg(self.data_dir()).args(["-m", "fast", "-w", "-t", "30", "stop"]),
+            "pg_ctl stop",
+        )
+    }
+
+    /// Starts a server [stopped](PgServer::stop) before again, on the same port and data dir with
+    /// the same settings, and waits until it accepts connections. Fails if the port was taken
+    /// meanwhile (unlikely: it is below the ephemeral range).
+    pub fn start_again(&self) -> io::Result<()> {
+        run(&mut self.pg_ctl_start(self.port), "pg_ctl start")
+    }
+
     /// A command running PostgreSQL's `program` as the postgres user (when we are root), in a
     /// process group of its own: the server it starts must outlive the test process even if
     /// the test runner kills that process's group.
@@ -186,7 +209,7 @@ impl PgServer {
     }
 
     /// Stops the server at once and removes its directory.
-    fn stop(&self) {
+    fn stop_and_remove(&self) {
         let _ = self
             .as_postgres("pg_ctl")
             .arg("-D")
@@ -202,7 +225,7 @@ impl PgServer {
 impl Drop for PgServer {
     fn drop(&mut self) {
         if self.owned {
-            self.stop();
+            self.stop_and_remove();
         }
     }
 }
@@ -314,7 +337,7 @@ fn find_or_start_shared() -> io::Result<PgServer> {
         && TcpStream::connect_timeout(&SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(), Duration::from_secs(1))
             .is_ok()
     {
-        return Ok(PgServer { root, bin: bin_dir()?, port, owned: false });
+        return Ok(PgServer { root, bin: bin_dir()?, port, durable: false, owned: false });
     }
     // Gone or never started: start afresh.
     let _ = fs::remove_dir_all(&root);

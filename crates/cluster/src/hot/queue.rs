@@ -38,6 +38,8 @@ use super::wire::WireDraft;
 
 /// How long tickets and rejections are kept for polling.
 const TICKET_TTL_SECS: u64 = 24 * 3600;
+/// How long a placement spends looking its order up after the wait, at most.
+const LOOK_UP_WITHIN: Duration = Duration::from_millis(500);
 /// How long an outcome settled here is kept for a request that starts waiting late.
 const RECENT: Duration = Duration::from_secs(10);
 
@@ -169,13 +171,15 @@ impl OrderQueue for StreamQueue {
             _ => self.settled.stop_waiting(ticket),
         }
         // Settled by another instance's consumer, perhaps. If neither the records nor Redis can
-        // say, the order is still queued (the reserve script appended it): `202`, never `503`.
-        match self.look_up(ticket).await {
-            Ok(found) => Ok(found.unwrap_or(Placement::Queued(ticket))),
-            Err(e) => {
+        // say — soon: a PostgreSQL that is down makes a lookup wait for the pool's timeout — the
+        // order is still queued (the reserve script appended it): `202`, never `503`.
+        match tokio::time::timeout(LOOK_UP_WITHIN, self.look_up(ticket)).await {
+            Ok(Ok(found)) => Ok(found.unwrap_or(Placement::Queued(ticket))),
+            Ok(Err(e)) => {
                 tracing::debug!(error = %e, %ticket, "cannot look the order up; answering with its ticket");
                 Ok(Placement::Queued(ticket))
             }
+            Err(_) => Ok(Placement::Queued(ticket)),
         }
     }
 
