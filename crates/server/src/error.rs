@@ -192,12 +192,37 @@ impl IntoResponse for AppError {
         }
         let status = self.status();
         let retry_after = self.retry_after_secs();
-        let mut response = (status, axum::Json(self.body())).into_response();
+        let mut response = match &self {
+            // The hot path's "no" (sold out, above all): the same bytes every time, rendered once.
+            AppError::Rejected { rejection, message: None } => {
+                let body = prerendered(*rejection);
+                (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+            }
+            _ => (status, axum::Json(self.body())).into_response(),
+        };
         if let Some(secs) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
+}
+
+/// The JSON body of a rejection without a message of its own, rendered once per rejection
+/// (the retry delay is a header, not part of the body).
+fn prerendered(rejection: Rejection) -> axum::body::Bytes {
+    static BODIES: std::sync::OnceLock<Vec<(&'static str, axum::body::Bytes)>> = std::sync::OnceLock::new();
+    let bodies = BODIES.get_or_init(|| {
+        Rejection::ALL
+            .iter()
+            .map(|r| {
+                let body = AppError::from(*r).body();
+                (r.code(), axum::body::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()))
+            })
+            .collect()
+    });
+    bodies.iter().find(|(code, _)| *code == rejection.code()).map(|(_, b)| b.clone()).unwrap_or_else(|| {
+        axum::body::Bytes::from(serde_json::to_vec(&AppError::from(rejection).body()).unwrap_or_default())
+    })
 }
 
 impl From<StoreError> for AppError {

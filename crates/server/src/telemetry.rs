@@ -53,16 +53,62 @@ fn install() -> PrometheusHandle {
 
 /// Middleware counting and timing every request by method, route template and status.
 pub async fn track(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route: Option<MatchedPath> = request.extensions().get::<MatchedPath>().cloned();
     let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(elapsed);
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    record(route, method, response.status().as_u16(), elapsed);
     response
+}
+
+/// The metric handles of one route template, registered on its first request: later requests
+/// find them under a read lock instead of hashing labels into the registry every time.
+#[derive(Default)]
+struct RouteHandles {
+    counters: Vec<(&'static str, u16, metrics::Counter)>,
+    histograms: Vec<(&'static str, metrics::Histogram)>,
+}
+
+impl RouteHandles {
+    fn get(&self, method: &'static str, status: u16) -> Option<(&metrics::Counter, &metrics::Histogram)> {
+        let counter = self.counters.iter().find(|(m, s, _)| *m == method && *s == status).map(|(_, _, c)| c)?;
+        let histogram = self.histograms.iter().find(|(m, _)| *m == method).map(|(_, h)| h)?;
+        Some((counter, histogram))
+    }
+}
+
+/// Route template → handles. Bounded: templates, methods and statuses are few.
+static HANDLES: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<String, RouteHandles>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn record(route: &str, method: &'static str, status: u16, elapsed: f64) {
+    {
+        let map = HANDLES.read().unwrap_or_else(|p| p.into_inner());
+        if let Some((counter, histogram)) = map.get(route).and_then(|h| h.get(method, status)) {
+            counter.increment(1);
+            histogram.record(elapsed);
+            return;
+        }
+    }
+    let mut map = HANDLES.write().unwrap_or_else(|p| p.into_inner());
+    let handles = map.entry(route.to_owned()).or_default();
+    if !handles.counters.iter().any(|(m, s, _)| *m == method && *s == status) {
+        let counter = metrics::counter!(
+            "http_requests_total", "method" => method, "route" => route.to_owned(), "status" => status.to_string()
+        );
+        handles.counters.push((method, status, counter));
+    }
+    if !handles.histograms.iter().any(|(m, _)| *m == method) {
+        let histogram =
+            metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route.to_owned());
+        handles.histograms.push((method, histogram));
+    }
+    if let Some((counter, histogram)) = handles.get(method, status) {
+        counter.increment(1);
+        histogram.record(elapsed);
+    }
 }
 
 /// Standard methods by name; anything else is one label, so clients cannot invent labels.

@@ -30,6 +30,7 @@ use utoipa::ToSchema;
 
 use super::Rush;
 use super::snapshot::LiveActivity;
+use crate::AppState;
 use crate::auth::{ClientIp, Shopper};
 use crate::error::{AppError, ErrorBody, NotFoundAs};
 use crate::extract::{ApiPath, PathId};
@@ -89,8 +90,26 @@ fn closed(phase: Phase) -> Option<Rejection> {
 
 /// Counts a business "no" and answers it.
 fn reject(rejection: Rejection) -> AppError {
-    metrics::counter!("seckill_rejections_total", "code" => rejection.code()).increment(1);
+    rejection_counter(rejection).increment(1);
     rejection.into()
+}
+
+/// The counter of one rejection code, registered once (not looked up by label per request).
+fn rejection_counter(rejection: Rejection) -> &'static metrics::Counter {
+    static COUNTERS: std::sync::OnceLock<Vec<(&'static str, metrics::Counter)>> = std::sync::OnceLock::new();
+    static NONE: std::sync::OnceLock<metrics::Counter> = std::sync::OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        // The recorder is installed before the router is built (see `routes`), so these are real.
+        Rejection::ALL
+            .iter()
+            .map(|r| (r.code(), metrics::counter!("seckill_rejections_total", "code" => r.code())))
+            .collect()
+    });
+    counters
+        .iter()
+        .find(|(code, _)| *code == rejection.code())
+        .map(|(_, c)| c)
+        .unwrap_or_else(|| NONE.get_or_init(metrics::Counter::noop))
 }
 
 /// The level and reservation rules of an activity for one shopper.
@@ -127,18 +146,19 @@ pub struct PurchaseToken {
     ))]
 #[tracing::instrument(skip_all, fields(activity_id = %id, user_id = %shopper.id))]
 pub async fn purchase_token(
-    State(rush): State<Rush>,
-    State(records): State<Records>,
+    State(app): State<AppState>,
     shopper: Shopper,
     ClientIp(ip): ClientIp,
     PathId(id): PathId<ActivityId>,
 ) -> Result<Json<PurchaseToken>, AppError> {
+    // One Arc for the whole state, not a clone of every part this handler touches.
+    let (rush, records) = (&app.rush, &app.records);
     rush.limits().check(shopper.id, ip).map_err(reject)?;
-    let found = find(&rush, &records, id).await?;
-    if let Some(r) = closed(found.phase(&rush)) {
+    let found = find(rush, records, id).await?;
+    if let Some(r) = closed(found.phase(rush)) {
         return Err(reject(r));
     }
-    admitted(&rush, found.activity(), &shopper)?;
+    admitted(rush, found.activity(), &shopper)?;
     let now = rush.now();
     let ttl = SignedDuration::try_from(rush.config().purchase_token_ttl).unwrap_or(SignedDuration::from_secs(60));
     let expires_at = now.checked_add(ttl).unwrap_or(Timestamp::MAX);
@@ -315,16 +335,17 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<OrderRequest, AppErro
     ))]
 #[tracing::instrument(skip_all, fields(activity_id = %id, user_id = %shopper.id))]
 pub async fn place_order(
-    State(rush): State<Rush>,
-    State(records): State<Records>,
+    State(app): State<AppState>,
     shopper: Shopper,
     ClientIp(ip): ClientIp,
     PathId(id): PathId<ActivityId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
+    // One Arc for the whole state, not a clone of every part this handler touches.
+    let (rush, records) = (&app.rush, &app.records);
     let mut sku = None;
-    let answer = funnel(&rush, &records, shopper, ip, id, &headers, &body, &mut sku).await;
+    let answer = funnel(rush, records, shopper, ip, id, &headers, &body, &mut sku).await;
     // The operators' live figures: a few relaxed atomic increments.
     let stats = rush.stats();
     stats.request(id, sku);
@@ -475,15 +496,16 @@ pub struct ReservationView {
     ))]
 #[tracing::instrument(skip_all, fields(activity_id = %id, user_id = %shopper.id))]
 pub async fn reserve(
-    State(rush): State<Rush>,
-    State(records): State<Records>,
+    State(app): State<AppState>,
     shopper: Shopper,
     ClientIp(ip): ClientIp,
     PathId(id): PathId<ActivityId>,
 ) -> Result<Response, AppError> {
+    // One Arc for the whole state, not a clone of every part this handler touches.
+    let (rush, records) = (&app.rush, &app.records);
     rush.limits().check(shopper.id, ip).map_err(reject)?;
-    let found = find(&rush, &records, id).await?;
-    match found.phase(&rush) {
+    let found = find(rush, records, id).await?;
+    match found.phase(rush) {
         Phase::Upcoming => {}
         Phase::Disabled => return Err(reject(Rejection::Disabled)),
         Phase::Running | Phase::Paused | Phase::Ended => return Err(reject(Rejection::ReservationClosed)),
@@ -569,13 +591,11 @@ pub struct ActivityStatus {
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
     ))]
 #[tracing::instrument(skip_all, fields(activity_id = %id))]
-pub async fn status(
-    State(rush): State<Rush>,
-    State(records): State<Records>,
-    PathId(id): PathId<ActivityId>,
-) -> Result<Response, AppError> {
-    let found = find(&rush, &records, id).await?;
-    let view = found.view(&rush);
+pub async fn status(State(app): State<AppState>, PathId(id): PathId<ActivityId>) -> Result<Response, AppError> {
+    // One Arc for the whole state, not a clone of every part this handler touches.
+    let (rush, records) = (&app.rush, &app.records);
+    let found = find(rush, records, id).await?;
+    let view = found.view(rush);
     let body = ActivityStatus {
         now: rush.now(),
         state: view.state,
