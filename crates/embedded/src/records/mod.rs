@@ -63,6 +63,35 @@ pub struct SqliteRecords {
     /// The shop's zone, for the window rules of activities.
     tz: TimeZone,
     options: SqliteOptions,
+    /// Stops the background checkpointer (on close).
+    checkpointing: tokio_util::sync::CancellationToken,
+    checkpointer: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for SqliteRecords {
+    fn drop(&mut self) {
+        // Records dropped without `close`: the checkpointer stops (and closes its connection).
+        self.checkpointing.cancel();
+    }
+}
+
+/// How often the checkpointer copies the WAL into the database file.
+pub(crate) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Checkpoints the WAL (`PASSIVE`: never waits for, never blocks the writer or readers) every
+/// [`CHECKPOINT_EVERY`] on a connection of its own, so the group commit never pays for copying
+/// WAL frames back into the file and syncing it — it only appends to the WAL.
+async fn checkpoint_until_stopped(pool: SqlitePool, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            () = stop.cancelled() => break,
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::debug!(error = %e, "background checkpoint failed; the next one retries");
+        }
+    }
+    pool.close().await;
 }
 
 impl SqliteRecords {
@@ -86,8 +115,22 @@ impl SqliteRecords {
             .connect_with(opts.connect_options(false))
             .await
             .map_err(DbError::from)?;
+        let checkpoints = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.checkpointer_options())
+            .await
+            .map_err(DbError::from)?;
+        let checkpointing = tokio_util::sync::CancellationToken::new();
+        let checkpointer = tokio::spawn(checkpoint_until_stopped(checkpoints, checkpointing.clone()));
         tracing::info!(path = %opts.path.display(), synchronous = ?opts.synchronous, "sqlite records open");
-        Ok(SqliteRecords { writer, reader, tz: opts.tz.clone(), options: opts })
+        Ok(SqliteRecords {
+            writer,
+            reader,
+            tz: opts.tz.clone(),
+            options: opts,
+            checkpointing,
+            checkpointer: std::sync::Mutex::new(Some(checkpointer)),
+        })
     }
 
     /// The migrations applied to the file, `(version, description)` by version, for
@@ -109,6 +152,11 @@ impl SqliteRecords {
     /// Closes every connection after the transactions in flight finish (WAL is checkpointed by
     /// the last one to close).
     pub async fn close(&self) {
+        self.checkpointing.cancel();
+        let checkpointer = self.checkpointer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = checkpointer {
+            let _ = task.await;
+        }
         self.reader.close().await;
         self.writer.close().await;
     }

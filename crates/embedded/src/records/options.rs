@@ -50,6 +50,11 @@ impl SqliteOptions {
     /// The settings every connection shares: WAL, `foreign_keys=ON`, a 5 s busy timeout and
     /// the chosen `synchronous`. Writers (this one and the order writer) create the file if it
     /// is missing; readers never do.
+    /// The connection that checkpoints the WAL in the background (see [`SqliteRecords`]).
+    pub(crate) fn checkpointer_options(&self) -> SqliteConnectOptions {
+        self.connect_options(true).pragma("wal_autocheckpoint", "0").pragma("cache_size", "-2048")
+    }
+
     pub(crate) fn connect_options(&self, writer: bool) -> SqliteConnectOptions {
         let synchronous = match self.synchronous {
             Synchronous::Full => SqliteSynchronous::Full,
@@ -59,15 +64,30 @@ impl SqliteOptions {
             .filename(&self.path)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .synchronous(synchronous);
+            .synchronous(synchronous)
+            // Pages through the OS page cache by mapping, not a read() per page miss.
+            .pragma("mmap_size", MMAP_BYTES.to_string());
         if writer {
             // WAL is a property of the file: set once by the writer, readers find it there.
-            options.create_if_missing(true).journal_mode(SqliteJournalMode::Wal)
+            // A cache that holds the hot index pages of a long sale (64 MiB), and the WAL
+            // checkpointed by the checkpointer connection off the commit path — this one only
+            // steps in if the WAL grows past WAL_BACKSTOP_PAGES.
+            options
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .pragma("cache_size", "-65536")
+                .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string())
         } else {
-            options.read_only(true)
+            options.read_only(true).pragma("cache_size", "-16384")
         }
     }
 }
+
+/// How much of the file connections map into memory.
+const MMAP_BYTES: u64 = 256 * 1024 * 1024;
+/// WAL pages after which the writer checkpoints by itself (the checkpointer normally keeps the
+/// WAL far below: it runs every [`CHECKPOINT_EVERY`](super::CHECKPOINT_EVERY)).
+const WAL_BACKSTOP_PAGES: u32 = 20_000;
 
 /// Parses a database URL of the embedded shape — `sqlite://path`, `sqlite:path` or a bare
 /// path — into a file path. `sqlite:///abs/file.db` is the absolute path `/abs/file.db`.

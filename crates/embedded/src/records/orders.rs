@@ -162,18 +162,21 @@ impl SqliteRecords {
             }
         }
 
-        // 3. The orders, many rows per statement.
+        // 3. The orders, many rows per statement. No `RETURNING`: the order is the draft plus
+        // its address and id, and the ids of one multi-row insert by the one writer are
+        // consecutive (AUTOINCREMENT, rows inserted in VALUES order) — checked by the tickets of
+        // the first and last id, so a surprise is an error, never a wrong answer.
         let to_insert: Vec<usize> = (0..drafts.len()).filter(|i| answers[*i].is_none()).collect();
         for chunk in to_insert.chunks(INSERT_CHUNK) {
             let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, 'pending_payment', ?, ?, ?, ?, ?, ?, ?)"; chunk.len()];
             let sql = format!(
                 "INSERT INTO orders (ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents, \
                  idempotency_key, status, pay_type, address_contact, address_phone, address_text, created_at, \
-                 pay_deadline, updated_at) VALUES {} RETURNING {}",
-                values.join(", "),
-                order_columns!()
+                 pay_deadline, updated_at) VALUES {}",
+                values.join(", ")
             );
-            let mut query = sqlx::query_as::<_, OrderRow>(sqlx::AssertSqlSafe(sql));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut orders = Vec::with_capacity(chunk.len());
             for &i in chunk {
                 let d = &drafts[i];
                 let address =
@@ -195,12 +198,46 @@ impl SqliteRecords {
                     .bind(millis(d.created_at))
                     .bind(millis(d.pay_deadline))
                     .bind(millis(d.created_at));
+                orders.push(Order {
+                    id: OrderId::from_raw(0),
+                    ticket: d.ticket,
+                    activity_id: d.activity_id,
+                    sku_id: d.sku_id,
+                    user_id: d.user_id,
+                    quantity: d.quantity,
+                    unit_price: d.unit_price,
+                    amount,
+                    status: OrderStatus::PendingPayment,
+                    pay_type: d.pay_type,
+                    address: address.clone(),
+                    // As stored (milliseconds), so this answer and a later read agree.
+                    created_at: timestamp(millis(d.created_at))?,
+                    pay_deadline: timestamp(millis(d.pay_deadline))?,
+                    paid_at: None,
+                    shipped_at: None,
+                    closed_at: None,
+                    cancel_reason: None,
+                    carrier: None,
+                    tracking_no: None,
+                });
             }
-            let rows = query.fetch_all(&mut *tx).await?;
-            let mut by_ticket: HashMap<String, OrderRow> = rows.into_iter().map(|r| (r.ticket.clone(), r)).collect();
-            for &i in chunk {
-                let row = by_ticket.remove(&drafts[i].ticket.to_string()).ok_or_else(|| corrupt("inserted order"))?;
-                answers[i] = Some(Ok(row.into_order()?));
+            let last = query.execute(&mut *tx).await?.last_insert_rowid();
+            let first = last - (orders.len() as i64) + 1;
+            let ends: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, ticket FROM orders WHERE id IN (?, ?) ORDER BY id")
+                    .bind(first)
+                    .bind(last)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let expected = [(first, &orders[0]), (last, &orders[orders.len() - 1])];
+            let consecutive = ends.len() == if first == last { 1 } else { 2 }
+                && ends.iter().all(|(id, t)| expected.iter().any(|(e, o)| e == id && *t == o.ticket.to_string()));
+            if !consecutive {
+                return Err(corrupt("the ids of a multi-row insert are not consecutive"));
+            }
+            for ((&i, mut order), id) in chunk.iter().zip(orders).zip(first..) {
+                order.id = OrderId::from_raw(id);
+                answers[i] = Some(Ok(order));
             }
         }
         tx.commit().await?;
