@@ -7,6 +7,7 @@
 //! [`LEADER_POLL`], so leadership moves within about a second. An instance that loses its
 //! connection stops believing it leads at its next check; the jobs the leader runs are
 //! idempotent, so a moment with two believers costs duplicate work, never a wrong result.
+//! `/metrics` shows `seckill_leader 1` on the leader, `0` on the others.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +73,7 @@ impl PgLeadership {
                     tracing::info!(leader = held, "leadership {}", if held { "taken" } else { "not held" });
                 }
                 self.leader.store(held, Ordering::Release);
+                metrics::gauge!("seckill_leader").set(if held { 1.0 } else { 0.0 });
                 Ok(())
             }
             Err(e) => {
@@ -80,6 +82,7 @@ impl PgLeadership {
                 if self.leader.swap(false, Ordering::AcqRel) {
                     tracing::warn!(error = %e, "leadership lost with its connection");
                 }
+                metrics::gauge!("seckill_leader").set(0.0);
                 Err(StoreError::Unavailable(format!("leadership check: {e}")))
             }
         }

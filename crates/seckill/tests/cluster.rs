@@ -970,3 +970,65 @@ async fn the_behaviour_holds_on_a_redis_cluster() {
         started.elapsed()
     );
 }
+
+/// Whether `/metrics` of an instance says it leads (`None` before its first leadership check).
+async fn leads(api: &Api) -> Option<bool> {
+    let text = api.http.get(format!("{}/metrics", api.base)).send().await.ok()?.text().await.ok()?;
+    let line = text.lines().find(|l| l.starts_with("seckill_leader "))?;
+    Some(line.trim_end().ends_with(" 1"))
+}
+
+/// Polls (bounded) until the instances' leadership, as `/metrics` shows it, is what `expected` wants.
+async fn wait_for_leaders(apis: &[&Api], expected: impl Fn(&[bool]) -> bool, what: &str) -> Vec<bool> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut now = Vec::new();
+        for api in apis {
+            now.push(leads(api).await.unwrap_or(false));
+        }
+        if expected(&now) {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "{what}: leadership {now:?} after {PATIENCE:?}");
+        tokio::time::sleep(PAUSE).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_every_instance_and_leadership_moves_when_the_leader_dies() {
+    let db = fresh_database().await;
+    let redis = RedisServer::start().unwrap();
+    let backends = Backends { database: db.url().to_owned(), redis: redis.url() };
+    backends.create_admin();
+    let mut instances = [backends.serve(), backends.serve()];
+    let apis: Vec<Api> = instances.iter().map(|i| i.api.clone()).collect();
+    let both: Vec<&Api> = apis.iter().collect();
+    let leaders = wait_for_leaders(&both, |l| l.iter().filter(|x| **x).count() == 1, "one leader").await;
+
+    // An operator's change on one instance is in the other's snapshot at once (announced), not
+    // only at its next periodic step.
+    let sale = open_sale(&apis[0], [5, 5], 1).await;
+    let status = format!("/api/activities/{}/status", sale.id);
+    assert_eq!(apis[1].get(&status, None).await["state"], "running");
+    let disable = format!("/api/admin/activities/{}/disable", sale.id);
+    apis[0].post(&disable, &json!({}), Some(&sale.admin)).await;
+    let changed = Instant::now();
+    let deadline = changed + PATIENCE;
+    while apis[1].get(&status, None).await["state"] != "disabled" {
+        assert!(Instant::now() < deadline, "the other instance still sells a disabled activity");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen_after = changed.elapsed();
+
+    // The leader dies (SIGKILL): PostgreSQL drops its lock with its connection, and the other
+    // instance takes over within its next checks.
+    let leader = leaders.iter().position(|l| *l).unwrap();
+    let survivor = 1 - leader;
+    instances[leader].server.kill();
+    let killed = Instant::now();
+    wait_for_leaders(&[&apis[survivor]], |l| l == [true], "the survivor leads").await;
+    eprintln!(
+        "disable seen on the other instance after {seen_after:.2?}; leadership moved {:.2?} after the kill",
+        killed.elapsed()
+    );
+}
