@@ -149,7 +149,7 @@ impl AppError {
             AppError::Rejected { rejection, message } => {
                 message.clone().unwrap_or_else(|| rejection.describe().to_owned())
             }
-            AppError::NotReady(_) => "not ready: the records do not answer".into(),
+            AppError::NotReady(_) => "not ready: the records or the hot state do not answer".into(),
             AppError::Unavailable(_) => "temporarily unavailable; retry shortly".into(),
             AppError::Internal(_) => "internal error".into(),
         }

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use seckill_domain::Timestamp;
 use seckill_domain::ids::{ActivityId, AddressId, SkuId, Ticket, UserId};
 use seckill_domain::money::Money;
-use seckill_domain::order::{Order, PayType};
+use seckill_domain::order::{Order, OrderStatus, PayType};
 use seckill_domain::rejection::Rejection;
+use seckill_domain::user::AddressSnapshot;
 
 use crate::error::StoreError;
 
@@ -163,6 +164,11 @@ pub trait StockGate: Send + Sync + 'static {
     /// Units a user holds in an activity, as the hot state itself holds them (0 if the
     /// activity is not loaded). For invariant checks.
     async fn units_bought(&self, activity: ActivityId, user: UserId) -> Result<u32, StoreError>;
+
+    /// A cheap round trip to where the hot state lives (readiness); in process, always fine.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// How a reservation ended up.
@@ -188,6 +194,36 @@ pub trait OrderQueue: Send + Sync + 'static {
     /// The outcome of an earlier reservation, by ticket: for idempotent replays and ticket
     /// polling. `Ok(None)` if the ticket is unknown.
     async fn outcome(&self, ticket: Ticket) -> Result<Option<Placement>, StoreError>;
+}
+
+impl OrderDraft {
+    /// The order this draft becomes when written with `id` and the user's `address`: pending
+    /// payment, times at the millisecond precision the records keep (so this answer and any
+    /// later read of the order agree). `None` if the amount overflows.
+    pub fn pending_order(&self, id: seckill_domain::ids::OrderId, address: AddressSnapshot) -> Option<Order> {
+        let ms = |t: Timestamp| Timestamp::from_millisecond(t.as_millisecond()).ok();
+        Some(Order {
+            id,
+            ticket: self.ticket,
+            activity_id: self.activity_id,
+            sku_id: self.sku_id,
+            user_id: self.user_id,
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            amount: self.unit_price.times(self.quantity).ok()?,
+            status: OrderStatus::PendingPayment,
+            pay_type: self.pay_type,
+            address,
+            created_at: ms(self.created_at)?,
+            pay_deadline: ms(self.pay_deadline)?,
+            paid_at: None,
+            shipped_at: None,
+            closed_at: None,
+            cancel_reason: None,
+            carrier: None,
+            tracking_no: None,
+        })
+    }
 }
 
 impl From<&OrderDraft> for StockReturn {

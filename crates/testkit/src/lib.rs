@@ -68,6 +68,22 @@ pub enum TestRedis {
 }
 
 impl TestRedis {
+    /// Kills (SIGKILL) a standalone Redis; panics for a cluster.
+    pub fn kill_standalone(&mut self) {
+        match self {
+            TestRedis::Standalone(r) => r.kill().unwrap_or_else(|e| panic!("kill redis: {e}")),
+            TestRedis::Cluster(_) => panic!("kill_standalone on a Redis Cluster"),
+        }
+    }
+
+    /// Starts a killed standalone Redis again on its port; panics for a cluster.
+    pub fn restart_standalone(&mut self) {
+        match self {
+            TestRedis::Standalone(r) => r.restart().unwrap_or_else(|e| panic!("restart redis: {e}")),
+            TestRedis::Cluster(_) => panic!("restart_standalone on a Redis Cluster"),
+        }
+    }
+
     /// The `SECKILL_REDIS_URL` of it.
     pub fn url(&self) -> String {
         match self {

@@ -434,6 +434,11 @@ impl StockGate for RedisStockGate {
         self.taken_in_redis(activity, sku).await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(drop).map_err(unavailable)
+    }
+
     async fn units_bought(&self, activity: ActivityId, user: UserId) -> Result<u32, StoreError> {
         if self.act(activity).is_none() {
             return Ok(0);

@@ -252,7 +252,9 @@ impl PgRecords {
                     snapshots.get(&(d.address_id.get(), d.user_id.get())).ok_or_else(|| corrupt("address"))?;
                 columns.push(d, address)?;
             }
-            let rows: Vec<OrderRow> = sqlx::query_as(concat!(
+            // Only the ids come back: the order is the draft plus its address and id (decoding
+            // every column of every new row cost more than the insert).
+            let rows: Vec<(Uuid, i64)> = sqlx::query_as(
                 "INSERT INTO orders (ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents, \
                  idempotency_key, status, pay_type, address_contact, address_phone, address_text, created_at, \
                  pay_deadline, updated_at)
@@ -263,9 +265,8 @@ impl PgRecords {
                  $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], \
                  $14::bigint[]) AS o(ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents, \
                  idempotency_key, pay_type, address_contact, address_phone, address_text, created_at, pay_deadline)
-                 RETURNING ",
-                order_columns!()
-            ))
+                 RETURNING ticket, id",
+            )
             .bind(&columns.ticket)
             .bind(&columns.activity_id)
             .bind(&columns.sku_id)
@@ -282,10 +283,16 @@ impl PgRecords {
             .bind(&columns.pay_deadline)
             .fetch_all(&mut *tx)
             .await?;
-            let mut by_ticket: HashMap<Uuid, OrderRow> = rows.into_iter().map(|r| (r.ticket, r)).collect();
+            let ids: HashMap<Uuid, i64> = rows.into_iter().collect();
             for &i in &to_insert {
-                let row = by_ticket.remove(drafts[i].ticket.as_uuid()).ok_or_else(|| corrupt("inserted order"))?;
-                answers[i] = Some(Ok(row.into_order()?));
+                let d = &drafts[i];
+                let id = ids.get(d.ticket.as_uuid()).ok_or_else(|| corrupt("inserted order"))?;
+                let address =
+                    snapshots.get(&(d.address_id.get(), d.user_id.get())).ok_or_else(|| corrupt("address"))?;
+                let order = d
+                    .pending_order(OrderId::from_raw(*id), address.clone())
+                    .ok_or_else(|| corrupt("order amount or time out of range"))?;
+                answers[i] = Some(Ok(order));
             }
         }
         tx.commit().await?;

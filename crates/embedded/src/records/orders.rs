@@ -198,28 +198,10 @@ impl SqliteRecords {
                     .bind(millis(d.created_at))
                     .bind(millis(d.pay_deadline))
                     .bind(millis(d.created_at));
-                orders.push(Order {
-                    id: OrderId::from_raw(0),
-                    ticket: d.ticket,
-                    activity_id: d.activity_id,
-                    sku_id: d.sku_id,
-                    user_id: d.user_id,
-                    quantity: d.quantity,
-                    unit_price: d.unit_price,
-                    amount,
-                    status: OrderStatus::PendingPayment,
-                    pay_type: d.pay_type,
-                    address: address.clone(),
-                    // As stored (milliseconds), so this answer and a later read agree.
-                    created_at: timestamp(millis(d.created_at))?,
-                    pay_deadline: timestamp(millis(d.pay_deadline))?,
-                    paid_at: None,
-                    shipped_at: None,
-                    closed_at: None,
-                    cancel_reason: None,
-                    carrier: None,
-                    tracking_no: None,
-                });
+                orders.push(
+                    d.pending_order(OrderId::from_raw(0), address.clone())
+                        .ok_or_else(|| corrupt("order amount or time out of range"))?,
+                );
             }
             let last = query.execute(&mut *tx).await?.last_insert_rowid();
             let first = last - (orders.len() as i64) + 1;

@@ -16,6 +16,24 @@ async fn the_probes_answer_ok_and_ready() {
     assert_eq!(r.body, json!({"status": "ready"}));
 }
 
+#[tokio::test]
+async fn readiness_follows_redis_in_the_cluster_shape() {
+    let app =
+        seckill_testkit::spawn_app_with(seckill_testkit::AppOptions::on(seckill_testkit::Database::Cluster)).await;
+    app.get("/readyz", None).await.expect(200);
+    app.redis().unwrap_or_else(|| panic!("a cluster app has a redis")).kill_standalone();
+    let r = app.get("/readyz", None).await;
+    r.assert_error(503, "NOT_READY");
+    assert_eq!(r.header("retry-after"), "1");
+    app.redis().unwrap_or_else(|| panic!("a cluster app has a redis")).restart_standalone();
+    // The connection manager reconnects by itself (bounded wait, no fixed sleep).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while app.get("/readyz", None).await.status != reqwest::StatusCode::OK {
+        assert!(std::time::Instant::now() < deadline, "not ready 20 s after redis came back");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The value of the `http_requests_total` sample with exactly these labels, or 0.
 fn requests_total(metrics: &str, method: &str, route: &str, status: u16) -> u64 {
     let wanted = [format!("method=\"{method}\""), format!("route=\"{route}\""), format!("status=\"{status}\"")];

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use crate::dto::Status;
 use crate::error::{AppError, ErrorBody};
+use crate::rush::Rush;
 
 /// `GET /healthz`: the process lives.
 #[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "ops", responses((status = 200, description = "alive", body = Status)))]
@@ -20,14 +21,18 @@ pub async fn healthz() -> Json<Status> {
     Json(Status { status: "ok" })
 }
 
-/// `GET /readyz`: the records answer.
+/// `GET /readyz`: the records answer, and so does the hot state (Redis, in the cluster shape).
 #[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "ops", responses(
     (status = 200, description = "ready", body = Status),
     (status = 503, description = "NOT_READY", body = ErrorBody),
 ))]
 #[tracing::instrument(skip_all)]
-pub async fn readyz(State(records): State<Records>) -> Result<Json<Status>, AppError> {
-    match records.health.ping().await {
+pub async fn readyz(State(records): State<Records>, State(rush): State<Rush>) -> Result<Json<Status>, AppError> {
+    let checked = match records.health.ping().await {
+        Ok(()) => rush.gate().ping().await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(()) => Ok(Json(Status { status: "ready" })),
         Err(e) => Err(AppError::NotReady(e.to_string())),
     }
