@@ -44,8 +44,32 @@ const LOOK_UP_WITHIN: Duration = Duration::from_millis(500);
 const RECENT: Duration = Duration::from_secs(10);
 
 type Waiters = HashMap<Ticket, Vec<oneshot::Sender<Placement>>>;
-/// Outcomes settled lately, with when.
-type Recent = HashMap<Ticket, (Instant, Placement)>;
+/// Outcomes settled lately, and the order they were settled in (oldest first), so expired
+/// ones are dropped from the front — never a scan of the whole map per settlement.
+#[derive(Debug, Default)]
+struct Recent {
+    outcomes: HashMap<Ticket, Placement>,
+    order: std::collections::VecDeque<(Instant, Ticket)>,
+}
+
+impl Recent {
+    fn get(&self, ticket: &Ticket) -> Option<&Placement> {
+        self.outcomes.get(ticket)
+    }
+
+    fn insert(&mut self, ticket: Ticket, placement: Placement, now: Instant) {
+        while let Some((at, old)) = self.order.front() {
+            if now.duration_since(*at) < RECENT {
+                break;
+            }
+            self.outcomes.remove(old);
+            self.order.pop_front();
+        }
+        if self.outcomes.insert(ticket, placement).is_none() {
+            self.order.push_back((now, ticket));
+        }
+    }
+}
 
 /// Outcomes settled by this instance's consumers, for this instance's requests waiting on them.
 #[derive(Debug, Default)]
@@ -61,7 +85,7 @@ impl Settled {
     /// The outcome if it is settled already, else a receiver for it.
     fn wait_for(&self, ticket: Ticket) -> Result<Placement, oneshot::Receiver<Placement>> {
         let mut inner = self.lock();
-        if let Some((_, p)) = inner.1.get(&ticket) {
+        if let Some(p) = inner.1.get(&ticket) {
             return Ok(p.clone());
         }
         let (tx, rx) = oneshot::channel();
@@ -90,8 +114,7 @@ impl Settled {
     fn settle(&self, ticket: Ticket, placement: &Placement) {
         let mut inner = self.lock();
         let now = Instant::now();
-        inner.1.retain(|_, (at, _)| now.duration_since(*at) < RECENT);
-        inner.1.insert(ticket, (now, placement.clone()));
+        inner.1.insert(ticket, placement.clone(), now);
         for w in inner.0.remove(&ticket).unwrap_or_default() {
             let _ = w.send(placement.clone());
         }
@@ -504,4 +527,24 @@ async fn pause(stop: &CancellationToken, backoff: &mut Duration) {
         () = stop.cancelled() => {}
     }
     *backoff = (*backoff * 2).min(Duration::from_secs(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_outcomes_expire_oldest_first_without_a_scan() {
+        let at = |s: u64| Instant::now() + Duration::from_secs(s);
+        let t = |n: i64| Ticket::new(seckill_domain::Timestamp::from_second(1_800_000_000 + n).unwrap());
+        let (a, b, c) = (t(1), t(2), t(3));
+        let mut recent = Recent::default();
+        recent.insert(a, Placement::Queued(a), at(0));
+        recent.insert(b, Placement::Queued(b), at(5));
+        assert!(recent.get(&a).is_some() && recent.get(&b).is_some());
+        recent.insert(c, Placement::Queued(c), at(11));
+        assert!(recent.get(&a).is_none(), "older than RECENT: dropped");
+        assert!(recent.get(&b).is_some() && recent.get(&c).is_some());
+        assert_eq!(recent.order.len(), 2);
+    }
 }
