@@ -394,3 +394,55 @@ async fn entries_a_dead_consumer_left_pending_are_claimed_and_written_once() {
     assert_eq!(orders.items.len(), 3, "each claimed entry written exactly once");
     assert_eq!(rig.db.records.catalog.activity(rig.activity.id).await.unwrap().skus[0].sold, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_refused_from_memory_only_while_no_key_can_win() {
+    let redis = RedisServer::start().unwrap();
+    let (a, b) = (RedisStockGate::new(connect(&redis.url()).await), RedisStockGate::new(connect(&redis.url()).await));
+    for g in [&a, &b] {
+        g.load(&hot(1, 1)).await.unwrap();
+    }
+    let (u1, u2) = (UserId::from_raw(1), UserId::from_raw(2));
+    let won = draft(1, 1, Some("k1"));
+    assert_eq!(a.reserve(&won, 1).await.unwrap(), Ok(Hold::New(won.ticket)));
+    // Without an acknowledged lease, a key is never refused from memory.
+    assert!(!b.sold_out_for(A, u2, Some("x")));
+    a.acknowledge().await.unwrap();
+    b.acknowledge().await.unwrap();
+    assert!(b.sold_out_for(A, u2, Some("x")) && b.sold_out_for(A, u2, None));
+    assert!(!b.sold_out_for(A, u1, Some("k1")), "a key that won goes to redis and replays");
+    assert_eq!(b.reserve(&draft(1, 1, Some("k1")), 1).await.unwrap(), Ok(Hold::Replay(won.ticket)));
+
+    // The unit comes back (through A). B has not acknowledged the new epoch: no key may win
+    // yet, so B's memory stays right.
+    assert!(a.release(&StockReturn::from(&won), ReturnReason::Cancelled).await.unwrap());
+    a.acknowledge().await.unwrap();
+    let x = draft(2, 1, Some("x"));
+    assert_eq!(a.reserve(&x, 1).await.unwrap(), Err(Rejection::Overloaded { retry_after_secs: 1 }));
+    b.acknowledge().await.unwrap();
+    assert!(!b.sold_out_for(A, u2, Some("x")), "B saw the unit come back");
+    let x = draft(2, 1, Some("x"));
+    assert_eq!(a.reserve(&x, 1).await.unwrap(), Ok(Hold::New(x.ticket)), "acknowledged: the win goes through");
+    a.acknowledge().await.unwrap();
+    b.acknowledge().await.unwrap();
+    assert!(!b.sold_out_for(A, u2, Some("x")), "the new winner's key is known at the new epoch");
+    assert!(b.sold_out_for(A, UserId::from_raw(3), Some("y")));
+
+    // An instance that stops acknowledging (paused, dead) holds wins back for its lease at most,
+    // and stops answering from memory before the lease ends.
+    assert!(a.release(&StockReturn::from(&x), ReturnReason::Cancelled).await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let z = loop {
+        a.acknowledge().await.unwrap();
+        let z = draft(3, 1, Some("z"));
+        match a.reserve(&z, 1).await.unwrap() {
+            Err(Rejection::Overloaded { .. }) => {
+                assert!(Instant::now() < deadline, "held back for longer than a lease");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => break (z, other),
+        }
+    };
+    assert_eq!(z.1, Ok(Hold::New(z.0.ticket)));
+    assert!(!b.sold_out_for(A, UserId::from_raw(3), Some("z")), "B's view expired before its lease");
+}

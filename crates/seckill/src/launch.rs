@@ -129,6 +129,10 @@ impl OpenedRecords {
                     async move { gate.refresh_until_stopped(stop).await }
                 }));
                 tasks.push(tokio::spawn({
+                    let (gate, stop) = (gate.clone(), stop.clone());
+                    async move { gate.acknowledge_until_stopped(stop).await }
+                }));
+                tasks.push(tokio::spawn({
                     let (coordinator, stop) = (coordinator.clone(), stop.clone());
                     async move { coordinator.listen_until_stopped(stop).await }
                 }));

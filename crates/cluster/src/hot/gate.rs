@@ -25,11 +25,31 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::{RedisConn, unavailable};
-use super::scripts::{EVENTS, Keys, LOAD, RELEASE, RESERVE, STREAMS};
+use super::scripts::{ACK, EVENTS, Keys, LOAD, RELEASE, RESERVE, STREAMS};
 use super::wire::{WireDraft, load_argument};
 
 /// How often the local view is compared with Redis.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
+/// How often an instance acknowledges the epoch and renews its sold-out lease.
+pub const ACK_EVERY: Duration = Duration::from_millis(100);
+/// How many times a win held back for acknowledgements is tried again (every half
+/// [`ACK_EVERY`]) before the request is answered `503 OVERLOADED` + `Retry-After`.
+const HELD_BACK_RETRIES: u32 = 4;
+/// The lease an acknowledgement gives, in Redis time.
+const LEASE: Duration = Duration::from_millis(1000);
+/// How much earlier than its lease an instance stops answering from its sold-out view (for the
+/// time the acknowledgement took and clocks ticking slightly apart).
+const LEASE_MARGIN: Duration = Duration::from_millis(200);
+
+/// Everything is sold out, as of an acknowledged epoch: the keys that had won by then, and
+/// until when this instance may answer from it (see the module docs of `scripts`).
+#[derive(Debug)]
+struct SoldOutView {
+    epoch: String,
+    /// `user:key` of every key that won (live or cancelled order).
+    won: std::collections::HashSet<String>,
+    valid_until: std::time::Instant,
+}
 /// How long the keys of an ended activity stay in Redis (late returns find nothing to do and
 /// `seckill reconcile` can still look at them).
 const KEEP_ENDED_SECS: i64 = 7 * 24 * 3600;
@@ -47,6 +67,8 @@ struct LocalAct {
     version: AtomicI64,
     skus: ArcSwap<Vec<Arc<LocalSku>>>,
     reserved: DashSet<UserId>,
+    /// Set while everything is sold out and this instance's lease runs.
+    sold_out: arc_swap::ArcSwapOption<SoldOutView>,
 }
 
 impl LocalAct {
@@ -71,6 +93,8 @@ pub struct RedisStockGate {
     changes: tokio::sync::Mutex<()>,
     /// The loaded activities, for the stream consumers.
     loaded: watch::Sender<BTreeSet<ActivityId>>,
+    /// This instance's name in the acknowledgements.
+    instance: String,
 }
 
 /// What a reply of the reserve script means.
@@ -93,6 +117,103 @@ impl RedisStockGate {
             activities: ArcSwap::default(),
             changes: tokio::sync::Mutex::new(()),
             loaded: watch::Sender::new(BTreeSet::new()),
+            instance: uuid::Uuid::now_v7().simple().to_string(),
+        }
+    }
+
+    /// Acknowledges the epoch of every loaded activity and renews the sold-out views (see the
+    /// module docs of `scripts`).
+    pub async fn acknowledge(&self) -> Result<(), StoreError> {
+        let acts: Vec<(ActivityId, Arc<LocalAct>)> =
+            self.activities.load().iter().map(|(id, a)| (*id, a.clone())).collect();
+        for (id, act) in acts {
+            let started = std::time::Instant::now();
+            let held = act.sold_out.load();
+            let have = held.as_ref().map(|v| v.epoch.clone()).unwrap_or_default();
+            let mut conn = self.conn.clone();
+            let reply: redis::Value = ACK
+                .key(&act.keys.meta)
+                .key(&act.keys.left)
+                .key(&act.keys.idem)
+                .key(&act.keys.acks)
+                .arg(&self.instance)
+                .arg(u64::try_from(LEASE.as_millis()).unwrap_or(1000))
+                .arg(&have)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            let redis::Value::Array(parts) = reply else {
+                return Err(StoreError::Unavailable("redis: unexpected reply of the ack script".into()));
+            };
+            let text = |v: Option<&redis::Value>| v.and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
+            let Some(epoch) = text(parts.first()).filter(|e| e != "-1") else {
+                act.sold_out.store(None);
+                self.forget_locally(id);
+                continue;
+            };
+            let left: Vec<(i64, i64)> =
+                parts.get(1).and_then(|v| redis::from_redis_value_ref::<Vec<(i64, i64)>>(v).ok()).unwrap_or_default();
+            for (sku, n) in &left {
+                act.set_left(SkuId::from_raw(*sku), *n);
+            }
+            let out = parts.get(2).and_then(|v| redis::from_redis_value_ref::<i64>(v).ok()) == Some(1);
+            if !out {
+                act.sold_out.store(None);
+                continue;
+            }
+            let won = match held.as_ref() {
+                Some(v) if v.epoch == epoch => v.won.clone(),
+                _ => parts
+                    .get(3)
+                    .and_then(|v| redis::from_redis_value_ref::<Vec<String>>(v).ok())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            };
+            let valid_until = started + LEASE.saturating_sub(LEASE_MARGIN);
+            act.sold_out.store(Some(Arc::new(SoldOutView { epoch, won, valid_until })));
+        }
+        Ok(())
+    }
+
+    /// One call of the reserve script for `draft`.
+    async fn run_reserve(
+        &self,
+        act: &LocalAct,
+        draft: &OrderDraft,
+        total_limit: u32,
+    ) -> Result<Vec<redis::Value>, StoreError> {
+        let mut conn = self.conn.clone();
+        RESERVE
+            .key(&act.keys.meta)
+            .key(&act.keys.left)
+            .key(&act.keys.bought)
+            .key(&act.keys.held)
+            .key(&act.keys.idem)
+            .key(&act.keys.orders)
+            .key(&act.keys.acks)
+            .arg(draft.sku_id.get())
+            .arg(draft.user_id.get())
+            .arg(draft.quantity)
+            .arg(total_limit)
+            .arg(draft.idempotency_key.as_deref().unwrap_or(""))
+            .arg(draft.ticket.to_string())
+            .arg(WireDraft::encode(draft))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// Acknowledges every [`ACK_EVERY`] until `stop`.
+    pub async fn acknowledge_until_stopped(&self, stop: CancellationToken) {
+        loop {
+            if let Err(e) = self.acknowledge().await {
+                tracing::debug!(error = %e, "acknowledging the epoch failed; answering sold-out keys from redis");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(ACK_EVERY) => {}
+                () = stop.cancelled() => return,
+            }
         }
     }
 
@@ -147,6 +268,7 @@ impl RedisStockGate {
             version: AtomicI64::new(version),
             skus: ArcSwap::from_pointee(skus),
             reserved: reserved.into_iter().map(UserId::from_raw).collect(),
+            sold_out: arc_swap::ArcSwapOption::empty(),
         }))
     }
 
@@ -324,24 +446,16 @@ impl StockGate for RedisStockGate {
         if draft.idempotency_key.is_none() && sku.left.load(Ordering::Acquire) < i64::from(draft.quantity) {
             return Ok(Err(Rejection::SoldOut));
         }
-        let mut conn = self.conn.clone();
-        let reply: Vec<redis::Value> = RESERVE
-            .key(&act.keys.meta)
-            .key(&act.keys.left)
-            .key(&act.keys.bought)
-            .key(&act.keys.held)
-            .key(&act.keys.idem)
-            .key(&act.keys.orders)
-            .arg(draft.sku_id.get())
-            .arg(draft.user_id.get())
-            .arg(draft.quantity)
-            .arg(total_limit)
-            .arg(draft.idempotency_key.as_deref().unwrap_or(""))
-            .arg(draft.ticket.to_string())
-            .arg(WireDraft::encode(draft))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
+        // A win held back (code 5) waits for the acknowledgements a few times before giving up.
+        let mut held_back = 0;
+        let reply = loop {
+            let reply = self.run_reserve(&act, draft, total_limit).await?;
+            if parse_reserve(&reply)?.0 != 5 || held_back == HELD_BACK_RETRIES {
+                break reply;
+            }
+            held_back += 1;
+            tokio::time::sleep(ACK_EVERY / 2).await;
+        };
         let (code, number, text) = parse_reserve(&reply)?;
         if let Some(left) = number
             && code != 2
@@ -358,6 +472,8 @@ impl StockGate for RedisStockGate {
             }
             3 => Err(Rejection::LimitExceeded),
             4 => Err(Rejection::SoldOut),
+            // Units came back a moment ago and an instance has not acknowledged it yet.
+            5 => Err(Rejection::Overloaded { retry_after_secs: 1 }),
             -1 => Err(Rejection::UnknownSku),
             _ => {
                 // Redis lost the activity (restarted without its data): load it again.
@@ -404,14 +520,19 @@ impl StockGate for RedisStockGate {
         Some(u32::try_from(left.max(0)).unwrap_or(u32::MAX))
     }
 
-    fn sold_out_for(&self, activity: ActivityId, _user: UserId, key: Option<&str>) -> bool {
-        // Only without a key: whether a key won is in Redis, and may have been decided on
-        // another instance a moment ago.
-        key.is_none()
-            && self.act(activity).is_some_and(|a| {
-                let skus = a.skus.load();
-                !skus.is_empty() && skus.iter().all(|s| s.left.load(Ordering::Acquire) <= 0)
-            })
+    fn sold_out_for(&self, activity: ActivityId, user: UserId, key: Option<&str>) -> bool {
+        let Some(act) = self.act(activity) else { return false };
+        let skus = act.skus.load();
+        if skus.is_empty() || skus.iter().any(|s| s.left.load(Ordering::Acquire) > 0) {
+            return false;
+        }
+        let Some(key) = key else { return true };
+        // A key: only under a running lease, and only if it is not among the keys that won
+        // (no key can win while the lease runs: see the module docs of `scripts`).
+        let view = act.sold_out.load();
+        view.as_ref().is_some_and(|v| {
+            std::time::Instant::now() < v.valid_until && !v.won.contains(&format!("{}:{key}", user.get()))
+        })
     }
 
     fn is_reserved(&self, activity: ActivityId, user: UserId) -> bool {

@@ -15,6 +15,17 @@
 //! | `{a:A}:idem` | hash | `user:key` → ticket, and `t:ticket` → `user:key` |
 //! | `{a:A}:reserved` | set | users who reserved |
 //! | `{a:A}:orders` | stream | one entry per won hold: the order draft (field `d`) |
+//! | `{a:A}:acks` | hash | instance → `epoch:expires_ms:sold_out` (see [`ACK`]) |
+//!
+//! **Sold-out answers from memory, keys included.** `meta.epoch` moves whenever units can come
+//! back on sale (a give-back, a reload). Every instance acknowledges the epoch every 100 ms
+//! ([`ACK`]): atomically it reads the epoch, the units left and — once everything is gone — the
+//! keys that won, and leaves `epoch:expires:1` in `acks` (a lease of one second, in Redis time).
+//! While its lease runs (it stops using it 200 ms early) the instance answers `SOLD_OUT` from
+//! memory to any key not among those that won. That is safe because no key can win meanwhile:
+//! a win needs units back, which moves the epoch, and [`RESERVE`] refuses a win (answer `{5}`:
+//! retry in a moment) while any unexpired sold-out lease is at an older epoch — until that
+//! instance acknowledges the new epoch (within 100 ms) or its lease runs out.
 //!
 //! Scripts are sent by SHA (`EVALSHA`) and loaded again when a server answers `NOSCRIPT` (after
 //! a restart or a failover), by `redis::Script`.
@@ -42,6 +53,7 @@ pub struct Keys {
     pub idem: String,
     pub reserved: String,
     pub orders: String,
+    pub acks: String,
 }
 
 impl Keys {
@@ -55,12 +67,13 @@ impl Keys {
             idem: format!("{tag}:idem"),
             reserved: format!("{tag}:reserved"),
             orders: format!("{tag}:orders"),
+            acks: format!("{tag}:acks"),
         }
     }
 
     /// Every key, for `EXPIRE` when the activity ends.
-    pub fn all(&self) -> [&str; 7] {
-        [&self.meta, &self.left, &self.bought, &self.held, &self.idem, &self.reserved, &self.orders]
+    pub fn all(&self) -> [&str; 8] {
+        [&self.meta, &self.left, &self.bought, &self.held, &self.idem, &self.reserved, &self.orders, &self.acks]
     }
 }
 
@@ -113,6 +126,10 @@ if not current then
     redis.call('HSET', KEYS[5], f, k[1], 't:' .. k[1], f)
   end
   redis.call('HSET', KEYS[1], 'v', version)
+  -- A fresh epoch above any an earlier life of these keys had (Redis time in ms): leases left
+  -- from before are behind it.
+  local t = redis.call('TIME')
+  redis.call('HSET', KEYS[1], 'epoch', string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000)))
   local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', KEYS[7], 'writers', '0', 'MKSTREAM')
   if not ok and not string.find(tostring(err), 'BUSYGROUP') then return redis.error_reply(tostring(err)) end
   return 1
@@ -137,6 +154,7 @@ for _, sku in ipairs(redis.call('HKEYS', KEYS[2])) do
   end
 end
 redis.call('HSET', KEYS[1], 'v', version)
+redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', KEYS[7], 'writers', '0', 'MKSTREAM')
 if not ok and not string.find(tostring(err), 'BUSYGROUP') then return redis.error_reply(tostring(err)) end
 return 2
@@ -146,13 +164,15 @@ return 2
 
 /// The one atomic step of a purchase.
 ///
-/// KEYS: meta, left, bought, held, idem, orders. ARGV: sku, user, quantity, total_limit,
+/// KEYS: meta, left, bought, held, idem, orders, acks. ARGV: sku, user, quantity, total_limit,
 /// idempotency key (or ""), ticket, the order draft (JSON).
 ///
 /// Replays a known key; else checks the user's units against the limit, then the stock; then
 /// takes both, remembers the ticket (and key) and appends the draft to the stream — no hold
 /// without its order message. Returns `{1, left}` new hold, `{2, ticket}` replay, `{3, left}`
-/// over the limit, `{4, left}` sold out, `{-1}` unknown SKU, `{-2}` activity not loaded.
+/// over the limit, `{4, left}` sold out, `{5, left}` a win held back for a moment (an
+/// instance's sold-out lease is behind the epoch), `{-1}` unknown SKU, `{-2}` activity not
+/// loaded.
 pub static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -170,6 +190,16 @@ local qty = tonumber(ARGV[3])
 local bought = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
 if bought + qty > tonumber(ARGV[4]) then return {3, left} end
 if left < qty then return {4, left} end
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+local acks = redis.call('HGETALL', KEYS[7])
+if #acks > 0 then
+  local t = redis.call('TIME')
+  local now = t[1] * 1000 + math.floor(t[2] / 1000)
+  for i = 2, #acks, 2 do
+    local e, exp, out = string.match(acks[i], '^(%d+):(%d+):(%d)$')
+    if e and out == '1' and tonumber(exp) > now and tonumber(e) < epoch then return {5, left} end
+  end
+end
 left = redis.call('HINCRBY', KEYS[2], ARGV[1], -qty)
 redis.call('HINCRBY', KEYS[3], ARGV[2], qty)
 redis.call('HSET', KEYS[4], ARGV[6], qty)
@@ -197,12 +227,51 @@ if not qty then return {0} end
 qty = tonumber(qty)
 redis.call('HDEL', KEYS[4], ARGV[3])
 local left = redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
+redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 if redis.call('HINCRBY', KEYS[3], ARGV[2], -qty) <= 0 then redis.call('HDEL', KEYS[3], ARGV[2]) end
 if ARGV[4] == 'unwritten' then
   local field = redis.call('HGET', KEYS[5], 't:' .. ARGV[3])
   if field then redis.call('HDEL', KEYS[5], field, 't:' .. ARGV[3]) end
 end
 return {1, left}
+"#,
+    )
+});
+
+/// An instance acknowledges the epoch and renews its lease (see the module docs).
+///
+/// KEYS: meta, left, idem, acks. ARGV: instance, lease in ms, the epoch whose winning keys the
+/// instance already holds (or ""). Returns `{-1}` if the activity is not loaded, else
+/// `{epoch, {sku, left, …}, sold_out, {user:key, …}}` — the winning keys only when everything
+/// is sold out and the instance does not hold them for this epoch yet. Acks of instances gone
+/// for a minute are removed.
+pub static ACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local left = redis.call('HGETALL', KEYS[2])
+local out = #left > 0
+for i = 2, #left, 2 do
+  if tonumber(left[i]) > 0 then out = false end
+end
+local flag = 0
+if out then flag = 1 end
+redis.call('HSET', KEYS[4], ARGV[1], string.format('%d:%d:%d', epoch, now + tonumber(ARGV[2]), flag))
+local acks = redis.call('HGETALL', KEYS[4])
+for i = 2, #acks, 2 do
+  local exp = tonumber(string.match(acks[i], '^%d+:(%d+):') or '0')
+  if exp + 60000 < now then redis.call('HDEL', KEYS[4], acks[i - 1]) end
+end
+local won = {}
+if out and ARGV[3] ~= string.format('%d', epoch) then
+  for _, f in ipairs(redis.call('HKEYS', KEYS[3])) do
+    if string.sub(f, 1, 2) ~= 't:' then won[#won + 1] = f end
+  end
+end
+return {string.format('%d', epoch), left, flag, won}
 "#,
     )
 });
