@@ -255,18 +255,25 @@ async fn a_kill_9_during_a_rush_loses_no_acknowledged_order_and_the_sale_goes_on
     // The rush, in its own task: every shopper's tries, 256 requests in flight.
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let enough = Arc::new(Notify::new());
+    // Once the server is killed no request is sent any more: its port is free, and another
+    // test's server may bind it (one stopped with SIGSTOP would leave a request hanging).
+    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rush = tokio::spawn({
         let (api, shoppers, tokens) = (api.clone(), Arc::new(shoppers.clone()), Arc::new(tokens));
         let (acknowledged, enough, path, skus) =
             (acknowledged.clone(), enough.clone(), format!("/api/activities/{}/orders", sale.id), sale.skus);
+        let killed = killed.clone();
         async move {
             let shots: Vec<(usize, usize)> =
                 (0..TRIES).flat_map(|t| (0..SHOPPERS).map(move |s| (s, (s + t) % 2))).collect();
             futures::stream::iter(shots)
                 .map(|(s, sku)| {
-                    let (api, shoppers, tokens, acknowledged, enough, path) =
-                        (&api, &shoppers, &tokens, &acknowledged, &enough, &path);
+                    let (api, shoppers, tokens, acknowledged, enough, path, killed) =
+                        (&api, &shoppers, &tokens, &acknowledged, &enough, &path, &killed);
                     async move {
+                        if killed.load(Ordering::SeqCst) {
+                            return (s, Err("not sent: the server was killed".to_owned()));
+                        }
                         let body = order_body(skus[sku], &shoppers[s], &tokens[s]);
                         let outcome =
                             api.try_send(reqwest::Method::POST, path, Some(&body), Some(&shoppers[s].token)).await;
@@ -285,6 +292,7 @@ async fn a_kill_9_during_a_rush_loses_no_acknowledged_order_and_the_sale_goes_on
     });
     tokio::time::timeout(PATIENCE, enough.notified()).await.expect("the first orders are acknowledged");
     let status = server.kill();
+    killed.store(true, Ordering::SeqCst);
     let killed_after = started.elapsed();
     assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
     let outcomes =
