@@ -35,10 +35,11 @@ use seckill_domain::ids::{ActivityId, Ticket};
 use seckill_domain::order::{Order, OrderStatus};
 use seckill_store::orders::OrderFilter;
 use seckill_store::{Page, Records};
+use seckill_testkit::http::{Api, Outcome, Sale};
 use seckill_testkit::postgres::{PgServer, fresh_database};
 use seckill_testkit::process::Running;
 use seckill_testkit::redis::{RedisCluster, RedisServer};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::Notify;
 
 /// The server secret every instance shares (at least 32 bytes): a token minted by one instance
@@ -110,126 +111,6 @@ struct Instance {
     server: Running,
     api: Api,
     _dir: tempfile::TempDir,
-}
-
-/// An HTTP client of one instance.
-#[derive(Debug, Clone)]
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-/// A transport failure (the instance died under the request) or an answer.
-type Outcome = Result<(u16, Value), String>;
-
-impl Api {
-    fn new(base: String) -> Api {
-        let http = reqwest::Client::builder().timeout(PATIENCE).build().unwrap();
-        Api { http, base }
-    }
-
-    async fn try_send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        token: Option<&str>,
-        idempotency_key: Option<&str>,
-    ) -> Outcome {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(k) = idempotency_key {
-            req = req.header("Idempotency-Key", k);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| e.to_string())?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-    }
-
-    /// An answer with status `expected`, whose body is returned. A `503` ("retry shortly": the
-    /// records' pool was busy, on a machine running several of these tests at once) is asked
-    /// again, within [`PATIENCE`].
-    async fn expect(
-        &self,
-        expected: u16,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        token: Option<&str>,
-    ) -> Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let (status, answer) = self.try_send(method.clone(), path, body, token, None).await.unwrap();
-            if status != 503 || Instant::now() >= deadline {
-                assert_eq!(status, expected, "{method} {} {path}: {answer}", self.base);
-                return answer;
-            }
-            tokio::time::sleep(PAUSE).await;
-        }
-    }
-
-    async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Value {
-        self.expect(200, reqwest::Method::POST, path, Some(body), token).await
-    }
-
-    async fn create(&self, path: &str, body: &Value, token: Option<&str>) -> Value {
-        self.expect(201, reqwest::Method::POST, path, Some(body), token).await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> Value {
-        self.expect(200, reqwest::Method::GET, path, None, token).await
-    }
-}
-
-/// The sale: an activity open now and for an hour, in a slot covering the whole day (touching
-/// days merge, so midnight is no boundary), two SKUs, one unit per order.
-struct Sale {
-    admin: String,
-    id: i64,
-    skus: [i64; 2],
-    /// The definition, for `PUT`.
-    body: Value,
-}
-
-/// Creates the sale through `api`'s admin API.
-async fn open_sale(api: &Api, stock: [u32; 2], total_limit: u32) -> Sale {
-    let admin = api.post("/api/admin/sessions", &json!({"username": "ops", "password": ADMIN_PASSWORD}), None).await;
-    let admin = admin["token"].as_str().unwrap().to_owned();
-    let product = json!({
-        "name": "HUAWEI Mate 70 Pro",
-        "skus": [
-            {"name": "black", "price_cents": 599_900, "stock": 1_000},
-            {"name": "white", "price_cents": 699_900, "stock": 500},
-        ],
-    });
-    let product = api.create("/api/admin/products", &product, Some(&admin)).await;
-    let skus = [product["skus"][0]["id"].as_i64().unwrap(), product["skus"][1]["id"].as_i64().unwrap()];
-    let slot = json!({"name": "all day", "start": "00:00", "end": "24:00"});
-    let slot = api.create("/api/admin/time-slots", &slot, Some(&admin)).await;
-    let now: jiff::Timestamp = api.get("/api/time", None).await["now"].as_str().unwrap().parse().unwrap();
-    let body = json!({
-        "name": "cluster rush",
-        "product_id": product["id"],
-        "starts_at": (now - jiff::SignedDuration::from_secs(5)).to_string(),
-        "ends_at": (now + jiff::SignedDuration::from_hours(1)).to_string(),
-        "time_slot_ids": [slot["id"]],
-        "skus": [
-            {"sku_id": skus[0], "seckill_price_cents": 399_900, "stock": stock[0]},
-            {"sku_id": skus[1], "seckill_price_cents": 499_900, "stock": stock[1]},
-        ],
-        "total_limit": total_limit,
-        "single_limit": 1,
-    });
-    let activity = api.create("/api/admin/activities", &body, Some(&admin)).await;
-    assert_eq!(activity["state"], "running", "{activity}");
-    let id = activity["id"].as_i64().unwrap();
-    Sale { admin, id, skus, body }
 }
 
 /// Puts `stock` on sale (through `api`'s admin API).
@@ -683,7 +564,7 @@ async fn three_instances_share_one_sale_and_the_invariants_hold() {
     // The third one answers 202 without waiting for the commit: its tickets are polled.
     let instances = [backends.serve(), backends.serve(), backends.serve_with(&[("SECKILL_ORDER_WAIT_MS", "0")])];
     let apis: Vec<Api> = instances.iter().map(|i| i.api.clone()).collect();
-    let sale = open_sale(&apis[0], STOCK, 2).await;
+    let sale = apis[0].open_sale(("ops", ADMIN_PASSWORD), "cluster rush", STOCK, 2).await;
     // 150 shoppers × 2 units allowed, three tries each: more than the stock, and the limit bites.
     let crowd = Crowd::gather(apis.clone(), &sale, "shopper", 150).await;
     let setup = started.elapsed();
@@ -723,7 +604,7 @@ async fn a_killed_instance_loses_no_acknowledged_order() {
     let mut a = backends.serve();
     let b = backends.serve();
     let apis = vec![a.api.clone(), b.api.clone()];
-    let sale = open_sale(&a.api, STOCK, 2).await;
+    let sale = a.api.open_sale(("ops", ADMIN_PASSWORD), "cluster rush", STOCK, 2).await;
     // 150 shoppers × 2 units allowed, three tries each: more than the stock.
     let crowd = Crowd::gather(apis.clone(), &sale, "shopper", 150).await;
     let setup = started.elapsed();
@@ -822,7 +703,7 @@ async fn redis_restart_with_aof_keeps_the_sale() {
     backends.create_admin();
     let instance = backends.serve();
     let apis = vec![instance.api.clone()];
-    let sale = open_sale(&instance.api, STOCK, 2).await;
+    let sale = instance.api.open_sale(("ops", ADMIN_PASSWORD), "cluster rush", STOCK, 2).await;
     let first = Crowd::gather(apis.clone(), &sale, "early", 40).await;
     let second = Crowd::gather(apis.clone(), &sale, "late", 20).await;
 
@@ -890,7 +771,7 @@ async fn orders_queued_while_postgresql_is_down_land_when_it_returns() {
     backends.create_admin();
     let instance = backends.serve();
     let apis = vec![instance.api.clone()];
-    let sale = open_sale(&instance.api, STOCK, 2).await;
+    let sale = instance.api.open_sale(("ops", ADMIN_PASSWORD), "cluster rush", STOCK, 2).await;
     let crowd = Crowd::gather(apis.clone(), &sale, "shopper", SHOPPERS).await;
 
     pg.stop().unwrap();
@@ -954,7 +835,7 @@ async fn the_behaviour_holds_on_a_redis_cluster() {
     backends.create_admin();
     let instance = backends.serve();
     let apis = vec![instance.api.clone()];
-    let sale = open_sale(&instance.api, STOCK, 2).await;
+    let sale = instance.api.open_sale(("ops", ADMIN_PASSWORD), "cluster rush", STOCK, 2).await;
     let crowd = Crowd::gather(apis.clone(), &sale, "shopper", 100).await;
     let setup = started.elapsed();
 
@@ -1007,7 +888,7 @@ async fn changes_reach_every_instance_and_leadership_moves_when_the_leader_dies(
 
     // An operator's change on one instance is in the other's snapshot at once (announced), not
     // only at its next periodic step.
-    let sale = open_sale(&apis[0], [5, 5], 1).await;
+    let sale = apis[0].open_sale(("ops", ADMIN_PASSWORD), "cluster rush", [5, 5], 1).await;
     let status = format!("/api/activities/{}/status", sale.id);
     assert_eq!(apis[1].get(&status, None).await["state"], "running");
     let disable = format!("/api/admin/activities/{}/disable", sale.id);

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use seckill_domain::ids::{ActivityId, OrderId, Ticket};
+use seckill_testkit::http::{Api, Sale};
 use seckill_testkit::process::Running;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -65,69 +66,6 @@ fn serve(data_dir: &Path) -> (Running, String) {
     (child, base)
 }
 
-/// An HTTP client of one server.
-#[derive(Debug, Clone)]
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-/// A transport failure (the server died under the request) or an answer.
-type Outcome = Result<(u16, Value), String>;
-
-impl Api {
-    fn new(base: String) -> Api {
-        let http = reqwest::Client::builder().timeout(PATIENCE).build().unwrap();
-        Api { http, base }
-    }
-
-    async fn try_send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        token: Option<&str>,
-    ) -> Outcome {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| e.to_string())?;
-        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-    }
-
-    /// An answer with status `expected`, whose body is returned.
-    async fn expect(
-        &self,
-        expected: u16,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        token: Option<&str>,
-    ) -> Value {
-        let (status, answer) = self.try_send(method.clone(), path, body, token).await.unwrap();
-        assert_eq!(status, expected, "{method} {path}: {answer}");
-        answer
-    }
-
-    async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Value {
-        self.expect(200, reqwest::Method::POST, path, Some(body), token).await
-    }
-
-    async fn create(&self, path: &str, body: &Value, token: Option<&str>) -> Value {
-        self.expect(201, reqwest::Method::POST, path, Some(body), token).await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> Value {
-        self.expect(200, reqwest::Method::GET, path, None, token).await
-    }
-}
-
 /// A registered shopper with an address.
 #[derive(Debug, Clone)]
 struct Shopper {
@@ -147,51 +85,6 @@ async fn register(api: &Api, name: String) -> Shopper {
     });
     let address = api.create("/api/me/addresses", &address, Some(&token)).await;
     Shopper { id: user["id"].as_i64().unwrap(), token, address: address["id"].as_i64().unwrap() }
-}
-
-/// The sale: an activity open now and until an hour from now, in a slot covering the whole day
-/// (touching days merge, so midnight is no boundary).
-struct Sale {
-    admin: String,
-    id: i64,
-    skus: [i64; 2],
-    /// The definition, for `PUT`.
-    body: Value,
-}
-
-async fn open_sale(api: &Api) -> Sale {
-    let admin =
-        api.post("/api/admin/sessions", &json!({"username": "ops", "password": "crash test passphrase"}), None).await;
-    let admin = admin["token"].as_str().unwrap().to_owned();
-    let product = json!({
-        "name": "HUAWEI Mate 70 Pro",
-        "skus": [
-            {"name": "black", "price_cents": 599_900, "stock": 1_000},
-            {"name": "white", "price_cents": 699_900, "stock": 500},
-        ],
-    });
-    let product = api.create("/api/admin/products", &product, Some(&admin)).await;
-    let skus = [product["skus"][0]["id"].as_i64().unwrap(), product["skus"][1]["id"].as_i64().unwrap()];
-    let slot = json!({"name": "all day", "start": "00:00", "end": "24:00"});
-    let slot = api.create("/api/admin/time-slots", &slot, Some(&admin)).await;
-    let now: jiff::Timestamp = api.get("/api/time", None).await["now"].as_str().unwrap().parse().unwrap();
-    let body = json!({
-        "name": "kill -9",
-        "product_id": product["id"],
-        "starts_at": (now - jiff::SignedDuration::from_secs(5)).to_string(),
-        "ends_at": (now + jiff::SignedDuration::from_hours(1)).to_string(),
-        "time_slot_ids": [slot["id"]],
-        "skus": [
-            {"sku_id": skus[0], "seckill_price_cents": 399_900, "stock": STOCK[0]},
-            {"sku_id": skus[1], "seckill_price_cents": 499_900, "stock": STOCK[1]},
-        ],
-        "total_limit": 2,
-        "single_limit": 1,
-    });
-    let activity = api.create("/api/admin/activities", &body, Some(&admin)).await;
-    assert_eq!(activity["state"], "running", "{activity}");
-    let id = activity["id"].as_i64().unwrap();
-    Sale { admin, id, skus, body }
 }
 
 fn order_body(sku: i64, shopper: &Shopper, purchase_token: &str) -> Value {
@@ -245,7 +138,8 @@ async fn a_kill_9_during_a_rush_loses_no_acknowledged_order_and_the_sale_goes_on
         server.stderr
     );
     let api = Api::new(base);
-    let sale = open_sale(&api).await;
+    let sale =
+        api.open_sale(("ops", "crash test passphrase"), "kill -9", STOCK.map(|n| u32::try_from(n).unwrap()), 2).await;
     let shoppers: Vec<Shopper> =
         futures::stream::iter(0..SHOPPERS).map(|i| register(&api, format!("rusher-{i}"))).buffered(32).collect().await;
     let tokens: Vec<String> =
@@ -275,8 +169,9 @@ async fn a_kill_9_during_a_rush_loses_no_acknowledged_order_and_the_sale_goes_on
                             return (s, Err("not sent: the server was killed".to_owned()));
                         }
                         let body = order_body(skus[sku], &shoppers[s], &tokens[s]);
-                        let outcome =
-                            api.try_send(reqwest::Method::POST, path, Some(&body), Some(&shoppers[s].token)).await;
+                        let outcome = api
+                            .try_send(reqwest::Method::POST, path, Some(&body), Some(&shoppers[s].token), None)
+                            .await;
                         if matches!(outcome, Ok((201, _)))
                             && acknowledged.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER
                         {
@@ -384,7 +279,7 @@ async fn a_kill_9_during_a_rush_loses_no_acknowledged_order_and_the_sale_goes_on
         let token = purchase_token(&api, &sale, s).await;
         let body = order_body(sale.skus[0], s, &token);
         let (status, body) =
-            api.try_send(reqwest::Method::POST, &orders_path, Some(&body), Some(&s.token)).await.unwrap();
+            api.try_send(reqwest::Method::POST, &orders_path, Some(&body), Some(&s.token), None).await.unwrap();
         assert_eq!((status, body["error"]["code"].as_str()), (409, Some("LIMIT_EXCEEDED")), "{body}");
     }
     // …and a newcomer buys.

@@ -35,6 +35,7 @@ use seckill_store::Records;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+pub mod http;
 pub mod postgres;
 pub mod process;
 pub mod redis;
