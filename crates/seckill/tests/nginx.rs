@@ -86,7 +86,9 @@ async fn nginx_serves_the_rendered_pages_from_disk_proxies_the_api_and_limits_th
         .arg("-p")
         .arg(run.path())
         .arg("-g")
-        .arg("daemon off;")
+        // One process: killed (also when the test fails), nothing is left behind — a master
+        // killed with SIGKILL would orphan its workers.
+        .arg("daemon off; master_process off;")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut nginx = Running::start(nginx);
