@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 
 use super::PgRecords;
 use super::error::{DbResult, corrupt, invalid};
-use super::rows::{AddressRow, AdminRow, UserRow, millis, paged};
+use super::rows::{AddressRow, AdminRow, RowResult, UserRow, millis, paged};
 
 /// The key that makes usernames unique regardless of case.
 fn username_key(name: &str) -> String {
@@ -139,7 +139,7 @@ async fn load_user(conn: &mut PgConnection, id: i64) -> DbResult<User> {
             .bind(id)
             .fetch_one(&mut *conn)
             .await?;
-    row.into_user()
+    Ok(row.into_user()?)
 }
 
 async fn load_address(conn: &mut PgConnection, user: UserId, id: i64) -> DbResult<Address> {
@@ -151,7 +151,7 @@ async fn load_address(conn: &mut PgConnection, user: UserId, id: i64) -> DbResul
     .bind(user.get())
     .fetch_one(&mut *conn)
     .await?;
-    row.into_address()
+    Ok(row.into_address()?)
 }
 
 async fn create_user(db: &PgRecords, new: &NewUser, password_hash: &str, now: Timestamp) -> DbResult<User> {
@@ -170,7 +170,7 @@ async fn create_user(db: &PgRecords, new: &NewUser, password_hash: &str, now: Ti
     .bind(millis(now))
     .fetch_one(&db.pool)
     .await?;
-    row.into_user()
+    Ok(row.into_user()?)
 }
 
 async fn user_credentials(db: &PgRecords, username: &str) -> DbResult<Option<Credentials<User>>> {
@@ -204,7 +204,7 @@ async fn users(db: &PgRecords, query: Option<&str>, page: Page) -> DbResult<Page
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let items = rows.into_iter().map(UserRow::into_user).collect::<DbResult<_>>()?;
+    let items = rows.into_iter().map(UserRow::into_user).collect::<RowResult<_>>()?;
     Ok(paged(items, total, page))
 }
 
@@ -219,7 +219,7 @@ async fn set_user_level(db: &PgRecords, id: UserId, level: u8) -> DbResult<User>
     .bind(id.get())
     .fetch_optional(&db.pool)
     .await?;
-    row.ok_or(StoreError::NotFound)?.into_user()
+    Ok(row.ok_or(StoreError::NotFound)?.into_user()?)
 }
 
 async fn create_admin(db: &PgRecords, username: &Username, password_hash: &str, now: Timestamp) -> DbResult<Admin> {
@@ -233,7 +233,7 @@ async fn create_admin(db: &PgRecords, username: &Username, password_hash: &str, 
     .bind(millis(now))
     .fetch_one(&db.pool)
     .await?;
-    row.into_admin()
+    Ok(row.into_admin()?)
 }
 
 async fn set_admin_password(db: &PgRecords, username: &Username, password_hash: &str) -> DbResult<Admin> {
@@ -244,7 +244,7 @@ async fn set_admin_password(db: &PgRecords, username: &Username, password_hash: 
     .bind(username_key(username.as_str()))
     .fetch_optional(&db.pool)
     .await?;
-    row.ok_or(StoreError::NotFound)?.into_admin()
+    Ok(row.ok_or(StoreError::NotFound)?.into_admin()?)
 }
 
 async fn admin_credentials(db: &PgRecords, username: &str) -> DbResult<Option<Credentials<Admin>>> {
@@ -302,7 +302,7 @@ async fn add_address(db: &PgRecords, user: UserId, new: &NewAddress, now: Timest
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    row.into_address()
+    Ok(row.into_address()?)
 }
 
 async fn addresses(db: &PgRecords, user: UserId) -> DbResult<Vec<Address>> {
@@ -314,7 +314,7 @@ async fn addresses(db: &PgRecords, user: UserId) -> DbResult<Vec<Address>> {
     .bind(user.get())
     .fetch_all(&db.pool)
     .await?;
-    rows.into_iter().map(AddressRow::into_address).collect()
+    Ok(rows.into_iter().map(AddressRow::into_address).collect::<RowResult<_>>()?)
 }
 
 /// Keeps: a user with addresses left has exactly one default — the most recent one if the

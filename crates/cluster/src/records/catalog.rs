@@ -19,7 +19,7 @@ use sqlx::PgConnection;
 use super::PgRecords;
 use super::accounts::contains_pattern;
 use super::error::{DbResult, corrupt, invalid};
-use super::rows::{BrandRow, CategoryRow, ProductRow, SkuRow, millis, paged};
+use super::rows::{BrandRow, CategoryRow, ProductRow, RowResult, SkuRow, millis, paged};
 use super::{activities, search, slots};
 
 #[async_trait]
@@ -156,7 +156,7 @@ async fn create_brand(db: &PgRecords, new: &NewBrand, now: Timestamp) -> DbResul
     .bind(millis(now))
     .fetch_one(&db.pool)
     .await?;
-    row.into_brand()
+    Ok(row.into_brand()?)
 }
 
 async fn brands(db: &PgRecords) -> DbResult<Vec<Brand>> {
@@ -164,7 +164,7 @@ async fn brands(db: &PgRecords) -> DbResult<Vec<Brand>> {
         sqlx::query_as("SELECT id, name, image_url, letter, sort FROM brands ORDER BY sort, name, id")
             .fetch_all(&db.pool)
             .await?;
-    rows.into_iter().map(BrandRow::into_brand).collect()
+    Ok(rows.into_iter().map(BrandRow::into_brand).collect::<RowResult<_>>()?)
 }
 
 async fn update_brand(db: &PgRecords, id: BrandId, new: &NewBrand, now: Timestamp) -> DbResult<Brand> {
@@ -181,7 +181,7 @@ async fn update_brand(db: &PgRecords, id: BrandId, new: &NewBrand, now: Timestam
     .bind(id.get())
     .fetch_optional(&db.pool)
     .await?;
-    row.ok_or(StoreError::NotFound)?.into_brand()
+    Ok(row.ok_or(StoreError::NotFound)?.into_brand()?)
 }
 
 // ---- categories ---------------------------------------------------------------------------
@@ -191,7 +191,7 @@ async fn load_category(conn: &mut PgConnection, id: i64) -> DbResult<Category> {
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    row.into_category()
+    Ok(row.into_category()?)
 }
 
 async fn categories(db: &PgRecords) -> DbResult<Vec<Category>> {
@@ -199,7 +199,7 @@ async fn categories(db: &PgRecords) -> DbResult<Vec<Category>> {
         sqlx::query_as("SELECT id, name, parent_id, sort FROM categories ORDER BY sort, name, id")
             .fetch_all(&db.pool)
             .await?;
-    rows.into_iter().map(CategoryRow::into_category).collect()
+    Ok(rows.into_iter().map(CategoryRow::into_category).collect::<RowResult<_>>()?)
 }
 
 /// Creates (`id = None`) or replaces a category. Keeps the tree a tree: the parent exists and
@@ -294,7 +294,7 @@ async fn with_skus(conn: &mut PgConnection, rows: Vec<ProductRow>) -> DbResult<V
     let mut products = Vec::with_capacity(rows.len());
     for row in rows {
         let mine: Vec<Sku> =
-            skus.extract_if(.., |s| s.product_id == row.id).map(SkuRow::into_sku).collect::<DbResult<_>>()?;
+            skus.extract_if(.., |s| s.product_id == row.id).map(SkuRow::into_sku).collect::<RowResult<_>>()?;
         products.push(Product {
             id: row.product_id()?,
             brand_id: row.brand_id()?,

@@ -42,7 +42,7 @@ impl From<DbError> for StoreError {
 
 /// Stored data that breaks our own rules (a bug or corruption).
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> DbError {
-    DbError::Store(StoreError::Internal(format!("stored data does not fit the domain: {what}")))
+    DbError::Store(seckill_rows::corrupt(what))
 }
 
 /// `Invalid` on one field.

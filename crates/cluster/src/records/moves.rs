@@ -20,7 +20,7 @@ use sqlx::{Postgres, Transaction};
 use super::PgRecords;
 use super::error::DbResult;
 use super::orders::{OrderRow, order_columns};
-use super::rows::{count, id, millis, paged, timestamp};
+use super::rows::{RowResult, count, id, millis, paged, timestamp};
 
 /// The order `id`, its row locked until `tx` ends; `NotFound` if absent or (with `owner`) not
 /// that user's.
@@ -163,7 +163,7 @@ impl PgRecords {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        ids.into_iter().map(id::<OrderId>).collect()
+        Ok(ids.into_iter().map(id::<OrderId>).collect::<RowResult<_>>()?)
     }
 
     pub(crate) async fn next_deadline_inner(&self) -> DbResult<Option<Timestamp>> {
@@ -171,7 +171,7 @@ impl PgRecords {
             sqlx::query_scalar("SELECT MIN(pay_deadline) FROM orders WHERE status = 'pending_payment'")
                 .fetch_one(&self.pool)
                 .await?;
-        next.map(timestamp).transpose()
+        Ok(next.map(timestamp).transpose()?)
     }
 
     pub(crate) async fn orders_of_user_inner(&self, user: UserId, page: Page) -> DbResult<Paged<Order>> {

@@ -29,7 +29,7 @@ use sqlx::types::Uuid;
 
 use super::PgRecords;
 use super::error::{DbResult, corrupt};
-use super::rows::{AddressRow, count, id, millis, timestamp};
+use super::rows::{AddressRow, RowResult, count, id, millis, timestamp};
 
 /// The columns every order read selects, in [`OrderRow`]'s order (a macro, so queries stay
 /// `&'static str` through `concat!`).
@@ -360,7 +360,7 @@ impl PgRecords {
                     Ok(HotKey { ticket: Ticket::from_uuid(ticket), user_id: id(user)?, idempotency_key: key })
                 })
                 .collect::<DbResult<_>>()?,
-            reserved: reserved.into_iter().map(id::<UserId>).collect::<DbResult<_>>()?,
+            reserved: reserved.into_iter().map(id::<UserId>).collect::<RowResult<_>>()?,
         })
     }
 

@@ -14,7 +14,7 @@ use sqlx::PgConnection;
 use super::PgRecords;
 use super::activities;
 use super::error::DbResult;
-use super::rows::{SlotRow, millis};
+use super::rows::{RowResult, SlotRow, millis};
 
 /// Every slot not deleted, by `sort` then start.
 pub(crate) async fn live_slots(conn: &mut PgConnection) -> DbResult<Vec<TimeSlot>> {
@@ -24,7 +24,7 @@ pub(crate) async fn live_slots(conn: &mut PgConnection) -> DbResult<Vec<TimeSlot
     )
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter().map(SlotRow::into_slot).collect()
+    Ok(rows.into_iter().map(SlotRow::into_slot).collect::<RowResult<_>>()?)
 }
 
 /// Whether `id` names a live slot.

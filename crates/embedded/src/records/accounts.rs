@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt, invalid};
-use super::rows::{AddressRow, AdminRow, UserRow, millis, paged};
+use super::rows::{AddressRow, AdminRow, RowResult, UserRow, millis, paged};
 
 /// The key that makes usernames unique regardless of case.
 fn username_key(name: &str) -> String {
@@ -136,7 +136,7 @@ async fn load_user(conn: &mut SqliteConnection, id: i64) -> DbResult<User> {
             .bind(id)
             .fetch_one(&mut *conn)
             .await?;
-    row.into_user()
+    Ok(row.into_user()?)
 }
 
 async fn load_admin(conn: &mut SqliteConnection, id: i64) -> DbResult<Admin> {
@@ -144,7 +144,7 @@ async fn load_admin(conn: &mut SqliteConnection, id: i64) -> DbResult<Admin> {
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    row.into_admin()
+    Ok(row.into_admin()?)
 }
 
 async fn load_address(conn: &mut SqliteConnection, user: UserId, id: i64) -> DbResult<Address> {
@@ -156,7 +156,7 @@ async fn load_address(conn: &mut SqliteConnection, user: UserId, id: i64) -> DbR
     .bind(user.get())
     .fetch_one(&mut *conn)
     .await?;
-    row.into_address()
+    Ok(row.into_address()?)
 }
 
 async fn create_user(db: &SqliteRecords, new: &NewUser, password_hash: &str, now: Timestamp) -> DbResult<User> {
@@ -210,7 +210,7 @@ async fn users(db: &SqliteRecords, query: Option<&str>, page: Page) -> DbResult<
     .bind(i64::try_from(page.offset()).unwrap_or(i64::MAX))
     .fetch_all(&mut *tx)
     .await?;
-    let items = rows.into_iter().map(UserRow::into_user).collect::<DbResult<_>>()?;
+    let items = rows.into_iter().map(UserRow::into_user).collect::<RowResult<_>>()?;
     Ok(paged(items, total, page))
 }
 
@@ -323,7 +323,7 @@ async fn addresses(db: &SqliteRecords, user: UserId) -> DbResult<Vec<Address>> {
     .bind(user.get())
     .fetch_all(&db.reader)
     .await?;
-    rows.into_iter().map(AddressRow::into_address).collect()
+    Ok(rows.into_iter().map(AddressRow::into_address).collect::<RowResult<_>>()?)
 }
 
 /// Keeps: a user with addresses left has exactly one default — the most recent one if the

@@ -18,7 +18,7 @@ use sqlx::SqliteConnection;
 use super::SqliteRecords;
 use super::accounts::contains_pattern;
 use super::error::{DbResult, corrupt, invalid};
-use super::rows::{BrandRow, CategoryRow, ProductRow, SkuRow, id_list, millis, paged};
+use super::rows::{BrandRow, CategoryRow, ProductRow, RowResult, SkuRow, id_list, millis, paged};
 use super::{activities, search, slots};
 
 #[async_trait]
@@ -143,7 +143,7 @@ async fn load_brand(conn: &mut SqliteConnection, id: i64) -> DbResult<Brand> {
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    row.into_brand()
+    Ok(row.into_brand()?)
 }
 
 async fn create_brand(db: &SqliteRecords, new: &NewBrand, now: Timestamp) -> DbResult<Brand> {
@@ -170,7 +170,7 @@ async fn brands(db: &SqliteRecords) -> DbResult<Vec<Brand>> {
         sqlx::query_as("SELECT id, name, image_url, letter, sort FROM brands ORDER BY sort, name, id")
             .fetch_all(&db.reader)
             .await?;
-    rows.into_iter().map(BrandRow::into_brand).collect()
+    Ok(rows.into_iter().map(BrandRow::into_brand).collect::<RowResult<_>>()?)
 }
 
 async fn update_brand(db: &SqliteRecords, id: BrandId, new: &NewBrand, now: Timestamp) -> DbResult<Brand> {
@@ -201,7 +201,7 @@ async fn load_category(conn: &mut SqliteConnection, id: i64) -> DbResult<Categor
         .bind(id)
         .fetch_one(&mut *conn)
         .await?;
-    row.into_category()
+    Ok(row.into_category()?)
 }
 
 async fn categories(db: &SqliteRecords) -> DbResult<Vec<Category>> {
@@ -209,7 +209,7 @@ async fn categories(db: &SqliteRecords) -> DbResult<Vec<Category>> {
         sqlx::query_as("SELECT id, name, parent_id, sort FROM categories ORDER BY sort, name, id")
             .fetch_all(&db.reader)
             .await?;
-    rows.into_iter().map(CategoryRow::into_category).collect()
+    Ok(rows.into_iter().map(CategoryRow::into_category).collect::<RowResult<_>>()?)
 }
 
 /// Creates (`id = None`) or replaces a category. Keeps the tree a tree: the parent exists and
@@ -303,7 +303,7 @@ async fn with_skus(conn: &mut SqliteConnection, rows: Vec<ProductRow>) -> DbResu
     let mut products = Vec::with_capacity(rows.len());
     for row in rows {
         let mine: Vec<Sku> =
-            skus.extract_if(.., |s| s.product_id == row.id).map(SkuRow::into_sku).collect::<DbResult<_>>()?;
+            skus.extract_if(.., |s| s.product_id == row.id).map(SkuRow::into_sku).collect::<RowResult<_>>()?;
         products.push(Product {
             id: row.product_id()?,
             brand_id: row.brand_id()?,

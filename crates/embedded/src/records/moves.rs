@@ -18,7 +18,7 @@ use sqlx::{Sqlite, Transaction};
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt};
 use super::orders::{OrderRow, order_columns};
-use super::rows::{count, id, id_list, millis, paged, timestamp};
+use super::rows::{RowResult, count, id, id_list, millis, paged, timestamp};
 
 /// The order `id` inside `tx`, `NotFound` if absent or (with `owner`) not that user's.
 async fn locked_order(tx: &mut Transaction<'static, Sqlite>, id: OrderId, owner: Option<UserId>) -> DbResult<Order> {
@@ -159,7 +159,7 @@ impl SqliteRecords {
         .bind(i64::from(limit))
         .fetch_all(&mut *self.reader_conn().await?)
         .await?;
-        ids.into_iter().map(id::<OrderId>).collect()
+        Ok(ids.into_iter().map(id::<OrderId>).collect::<RowResult<_>>()?)
     }
 
     pub(crate) async fn next_deadline_inner(&self) -> DbResult<Option<Timestamp>> {
@@ -167,7 +167,7 @@ impl SqliteRecords {
             sqlx::query_scalar("SELECT MIN(pay_deadline) FROM orders WHERE status = 'pending_payment'")
                 .fetch_one(&mut *self.reader_conn().await?)
                 .await?;
-        next.map(timestamp).transpose()
+        Ok(next.map(timestamp).transpose()?)
     }
 
     pub(crate) async fn orders_of_user_inner(&self, user: UserId, page: Page) -> DbResult<Paged<Order>> {

@@ -23,7 +23,7 @@ use seckill_store::{Page, Paged, StoreError};
 
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt};
-use super::rows::{AddressRow, count, id, id_list, millis, timestamp};
+use super::rows::{AddressRow, RowResult, count, id, id_list, millis, timestamp};
 
 /// Orders per multi-row `INSERT` (15 parameters each, far below SQLite's limit).
 const INSERT_CHUNK: usize = 64;
@@ -292,7 +292,7 @@ impl SqliteRecords {
                     })
                 })
                 .collect::<DbResult<_>>()?,
-            reserved: reserved.into_iter().map(id::<UserId>).collect::<DbResult<_>>()?,
+            reserved: reserved.into_iter().map(id::<UserId>).collect::<RowResult<_>>()?,
         })
     }
 

@@ -1,170 +1,11 @@
-//! Rows as SQLite returns them, and their checked conversion into domain types.
-//!
-//! Every conversion re-checks what the domain promises (positive ids, levels 0–100, spans with
-//! `start < end`, non-negative stock): a stored value that does not fit is corruption and
-//! answers [`StoreError::Internal`](seckill_store::StoreError::Internal), never a panic or a
-//! silently wrong value.
+//! Rows as SQLite returns them: the ones both backends share come from `seckill-rows`; what
+//! only SQLite stores its own way (a product's image URLs, as a JSON text) is here.
 
-use seckill_domain::Timestamp;
-use seckill_domain::activity::{ActivitySku, ActivitySlot};
-use seckill_domain::catalog::{Brand, Category, Sku};
-use seckill_domain::ids::{AddressId, AdminId, BrandId, CategoryId, ProductId, SkuId, SlotId, UserId};
-use seckill_domain::money::Money;
-use seckill_domain::slot::{SlotSpan, SlotTime, TimeSlot};
-use seckill_domain::user::{Address, Admin, User};
+use seckill_domain::ids::{BrandId, CategoryId, ProductId};
+
+pub(crate) use seckill_rows::*;
 
 use super::error::{DbResult, corrupt};
-
-/// Unix milliseconds, as every time column stores it.
-pub(crate) fn millis(t: Timestamp) -> i64 {
-    t.as_millisecond()
-}
-
-/// A stored time.
-pub(crate) fn timestamp(ms: i64) -> DbResult<Timestamp> {
-    Timestamp::from_millisecond(ms).map_err(|e| corrupt(format!("time {ms}: {e}")))
-}
-
-/// A stored id of type `T`.
-pub(crate) fn id<T: TryFrom<i64>>(raw: i64) -> DbResult<T> {
-    T::try_from(raw).map_err(|_| corrupt(format!("id {raw}")))
-}
-
-/// A stored non-negative count (stock, sold, limits).
-pub(crate) fn count(raw: i64) -> DbResult<u32> {
-    u32::try_from(raw).map_err(|_| corrupt(format!("count {raw}")))
-}
-
-/// A stored level, 0–100.
-pub(crate) fn level(raw: i64) -> DbResult<u8> {
-    u8::try_from(raw).ok().filter(|l| *l <= 100).ok_or_else(|| corrupt(format!("level {raw}")))
-}
-
-/// A stored `sort` value.
-pub(crate) fn sort(raw: i64) -> DbResult<i32> {
-    i32::try_from(raw).map_err(|_| corrupt(format!("sort {raw}")))
-}
-
-/// A stored slot span.
-pub(crate) fn span(start_minute: i64, end_minute: i64) -> DbResult<SlotSpan> {
-    let minute = |m: i64| u16::try_from(m).ok().and_then(|m| SlotTime::from_minutes(m).ok());
-    match (minute(start_minute), minute(end_minute)) {
-        (Some(s), Some(e)) => SlotSpan::new(s, e).map_err(|_| corrupt(format!("span {start_minute}..{end_minute}"))),
-        _ => Err(corrupt(format!("span {start_minute}..{end_minute}"))),
-    }
-}
-
-/// `users` without the password hash.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct UserRow {
-    pub id: i64,
-    pub username: String,
-    pub level: i64,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-    pub nickname: Option<String>,
-    pub created_at: i64,
-}
-
-impl UserRow {
-    pub fn into_user(self) -> DbResult<User> {
-        Ok(User {
-            id: id::<UserId>(self.id)?,
-            username: self.username,
-            level: level(self.level)?,
-            phone: self.phone,
-            email: self.email,
-            nickname: self.nickname,
-            created_at: timestamp(self.created_at)?,
-        })
-    }
-}
-
-/// `admins` without the password hash.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct AdminRow {
-    pub id: i64,
-    pub username: String,
-    pub created_at: i64,
-}
-
-impl AdminRow {
-    pub fn into_admin(self) -> DbResult<Admin> {
-        Ok(Admin { id: id::<AdminId>(self.id)?, username: self.username, created_at: timestamp(self.created_at)? })
-    }
-}
-
-/// A live row of `addresses`.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct AddressRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub contact: String,
-    pub phone: String,
-    pub province: String,
-    pub city: String,
-    pub district: String,
-    pub detail: String,
-    pub is_default: bool,
-}
-
-impl AddressRow {
-    pub fn into_address(self) -> DbResult<Address> {
-        Ok(Address {
-            id: id::<AddressId>(self.id)?,
-            user_id: id::<UserId>(self.user_id)?,
-            contact: self.contact,
-            phone: self.phone,
-            province: self.province,
-            city: self.city,
-            district: self.district,
-            detail: self.detail,
-            is_default: self.is_default,
-        })
-    }
-}
-
-/// `brands`.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct BrandRow {
-    pub id: i64,
-    pub name: String,
-    pub image_url: Option<String>,
-    pub letter: Option<String>,
-    pub sort: i64,
-}
-
-impl BrandRow {
-    pub fn into_brand(self) -> DbResult<Brand> {
-        Ok(Brand {
-            id: id::<BrandId>(self.id)?,
-            name: self.name,
-            image_url: self.image_url,
-            letter: self.letter,
-            sort: sort(self.sort)?,
-        })
-    }
-}
-
-/// `categories`.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct CategoryRow {
-    pub id: i64,
-    pub name: String,
-    pub parent_id: Option<i64>,
-    pub sort: i64,
-}
-
-impl CategoryRow {
-    pub fn into_category(self) -> DbResult<Category> {
-        Ok(Category {
-            id: id::<CategoryId>(self.id)?,
-            name: self.name,
-            parent_id: self.parent_id.map(id::<CategoryId>).transpose()?,
-            sort: sort(self.sort)?,
-        })
-    }
-}
 
 /// `products`, without SKUs.
 #[derive(Debug, sqlx::FromRow)]
@@ -179,138 +20,19 @@ pub(crate) struct ProductRow {
 
 impl ProductRow {
     pub fn product_id(&self) -> DbResult<ProductId> {
-        id(self.id)
+        Ok(id(self.id)?)
     }
 
     pub fn brand_id(&self) -> DbResult<Option<BrandId>> {
-        self.brand_id.map(id::<BrandId>).transpose()
+        Ok(self.brand_id.map(id::<BrandId>).transpose()?)
     }
 
     pub fn category_id(&self) -> DbResult<Option<CategoryId>> {
-        self.category_id.map(id::<CategoryId>).transpose()
+        Ok(self.category_id.map(id::<CategoryId>).transpose()?)
     }
 
     pub fn image_urls(&self) -> DbResult<Vec<String>> {
         serde_json::from_str(&self.image_urls).map_err(|e| corrupt(format!("product {} image_urls: {e}", self.id)))
-    }
-}
-
-/// A live row of `skus`.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct SkuRow {
-    pub id: i64,
-    pub product_id: i64,
-    pub name: String,
-    pub spec: String,
-    pub price_cents: i64,
-    pub stock: i64,
-    pub seckill: bool,
-}
-
-impl SkuRow {
-    pub fn into_sku(self) -> DbResult<Sku> {
-        if self.price_cents <= 0 {
-            return Err(corrupt(format!("sku {} price {}", self.id, self.price_cents)));
-        }
-        Ok(Sku {
-            id: id::<SkuId>(self.id)?,
-            name: self.name,
-            spec: self.spec,
-            price: Money::from_cents(self.price_cents),
-            stock: count(self.stock)?,
-            seckill: self.seckill,
-        })
-    }
-}
-
-/// A live row of `time_slots`.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct SlotRow {
-    pub id: i64,
-    pub name: String,
-    pub start_minute: i64,
-    pub end_minute: i64,
-    pub enabled: bool,
-    pub sort: i64,
-}
-
-impl SlotRow {
-    pub fn into_slot(self) -> DbResult<TimeSlot> {
-        Ok(TimeSlot {
-            id: id::<SlotId>(self.id)?,
-            name: self.name,
-            span: span(self.start_minute, self.end_minute)?,
-            enabled: self.enabled,
-            sort: sort(self.sort)?,
-        })
-    }
-}
-
-/// `activities`, without slots and SKUs.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct ActivityRow {
-    pub id: i64,
-    pub name: String,
-    pub product_id: i64,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub total_limit: i64,
-    pub single_limit: i64,
-    pub min_level: i64,
-    pub reservation_required: bool,
-    pub pay_timeout_secs: i64,
-    pub enabled: bool,
-    pub version: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-/// One slot of an activity, joined from `activity_time_slots` and `time_slots` (deleted slots
-/// included: finished activities keep showing them).
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct ActivitySlotRow {
-    pub activity_id: i64,
-    pub id: i64,
-    pub name: String,
-    pub start_minute: i64,
-    pub end_minute: i64,
-    /// `enabled` and not deleted: a deleted slot opens no window.
-    pub enabled: bool,
-}
-
-impl ActivitySlotRow {
-    pub fn into_slot(self) -> DbResult<ActivitySlot> {
-        Ok(ActivitySlot {
-            id: id::<SlotId>(self.id)?,
-            name: self.name,
-            span: span(self.start_minute, self.end_minute)?,
-            enabled: self.enabled,
-        })
-    }
-}
-
-/// One row of `activity_skus`.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct ActivitySkuRow {
-    pub activity_id: i64,
-    pub sku_id: i64,
-    pub seckill_price_cents: i64,
-    pub stock: i64,
-    pub sold: i64,
-}
-
-impl ActivitySkuRow {
-    pub fn into_sku(self) -> DbResult<ActivitySku> {
-        let (stock, sold) = (count(self.stock)?, count(self.sold)?);
-        if self.seckill_price_cents <= 0 || sold > stock {
-            return Err(corrupt(format!("activity {} sku {}", self.activity_id, self.sku_id)));
-        }
-        Ok(ActivitySku {
-            sku_id: id::<SkuId>(self.sku_id)?,
-            seckill_price: Money::from_cents(self.seckill_price_cents),
-            stock,
-            sold,
-        })
     }
 }
 
@@ -319,14 +41,4 @@ impl ActivitySkuRow {
 pub(crate) fn id_list(ids: impl IntoIterator<Item = i64>) -> String {
     let ids: Vec<String> = ids.into_iter().map(|i| i.to_string()).collect();
     format!("[{}]", ids.join(","))
-}
-
-/// One page of a list, with the size of the whole list.
-pub(crate) fn paged<T>(items: Vec<T>, total: i64, page: seckill_store::Page) -> seckill_store::Paged<T> {
-    seckill_store::Paged {
-        items,
-        total: u64::try_from(total).unwrap_or_default(),
-        page: page.number(),
-        per_page: page.per_page(),
-    }
 }
