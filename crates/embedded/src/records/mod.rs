@@ -16,14 +16,20 @@
 //! - `rows`: rows as stored and their checked conversion into domain types;
 //! - `error`: SQLite errors in the ports' words.
 //!
-//! Concurrency: one write connection, used for every write transaction, each opened with
-//! `BEGIN IMMEDIATE` so the write lock is taken before the first read — a rule checked by
-//! reading inside the transaction (no overlapping slot, no product in two activities) can
-//! never race another writer. Reads use a separate pool of read-only connections; WAL lets
-//! them run while a write is in progress.
+//! - `batch`: the group commit's own connection and thread (rusqlite, prepared statements).
+//!
+//! Concurrency: two write connections — the records' writer (sqlx) for every write
+//! transaction, and the order batch connection for the group commit — and one write *turn*
+//! they both take first (a fair async mutex), so writes of this process queue in arrival order
+//! instead of polling SQLite's lock. Each write transaction begins with `BEGIN IMMEDIATE`, so
+//! the write lock is taken before the first read — a rule checked by reading inside the
+//! transaction (no overlapping slot, no product in two activities) can never race another
+//! writer. Reads use a separate pool of read-only connections; WAL lets them run while a write
+//! is in progress.
 
 mod accounts;
 mod activities;
+mod batch;
 mod catalog;
 mod error;
 mod moves;
@@ -40,10 +46,11 @@ use async_trait::async_trait;
 use seckill_domain::TimeZone;
 use seckill_store::{Health, Records, StoreError};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 pub use options::{SqliteOptions, Synchronous, sqlite_path_from_url};
 
+use batch::{BatchWriter, WriteTurn};
 use error::{DbError, DbResult};
 
 /// The schema, `migrations/*.sql`, compiled into the binary.
@@ -56,8 +63,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 /// holds SQLite's write lock from its first statement.
 #[derive(Debug)]
 pub struct SqliteRecords {
-    /// The one connection every write transaction of the records goes through.
+    /// The connection every write transaction of the records goes through, except:
     writer: SqlitePool,
+    /// the group commit of orders, on its own thread and connection.
+    batch: BatchWriter,
+    /// Taken by every write of this process, for the whole transaction.
+    turn: WriteTurn,
     /// Read-only connections for everything that changes nothing.
     reader: SqlitePool,
     /// The shop's zone, for the window rules of activities.
@@ -120,11 +131,15 @@ impl SqliteRecords {
             .connect_with(opts.checkpointer_options())
             .await
             .map_err(DbError::from)?;
+        let turn = WriteTurn::default();
+        let batch = BatchWriter::start(&opts, turn.clone())?;
         let checkpointing = tokio_util::sync::CancellationToken::new();
         let checkpointer = tokio::spawn(checkpoint_until_stopped(checkpoints, checkpointing.clone()));
         tracing::info!(path = %opts.path.display(), synchronous = ?opts.synchronous, "sqlite records open");
         Ok(SqliteRecords {
             writer,
+            batch,
+            turn,
             reader,
             tz: opts.tz.clone(),
             options: opts,
@@ -158,6 +173,7 @@ impl SqliteRecords {
             let _ = task.await;
         }
         self.reader.close().await;
+        self.batch.close().await;
         self.writer.close().await;
     }
 
@@ -166,9 +182,11 @@ impl SqliteRecords {
         &self.options
     }
 
-    /// A write transaction holding the write lock from the start (`BEGIN IMMEDIATE`).
-    async fn write(&self) -> DbResult<Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    /// A write transaction holding the write lock from the start (`BEGIN IMMEDIATE`), in the
+    /// process's write turn.
+    async fn write(&self) -> DbResult<WriteTx> {
+        let turn = self.turn.clone().lock_owned().await;
+        Ok(WriteTx { tx: self.writer.begin_with("BEGIN IMMEDIATE").await?, _turn: turn })
     }
 
     /// A read connection, for one statement.
@@ -179,6 +197,37 @@ impl SqliteRecords {
     /// A read transaction: one consistent snapshot across several statements.
     async fn read(&self) -> DbResult<Transaction<'static, Sqlite>> {
         Ok(self.reader.begin().await?)
+    }
+}
+
+/// A write transaction and the write turn it holds until it commits or is dropped (rolled
+/// back). Derefs to the connection, so statements run on `&mut *tx`.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    async fn commit(self) -> DbResult<()> {
+        Ok(self.tx.commit().await?)
+    }
+
+    #[cfg(test)]
+    async fn rollback(self) -> DbResult<()> {
+        Ok(self.tx.rollback().await?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
     }
 }
 

@@ -13,18 +13,18 @@ use seckill_domain::order::{CancelReason, Order, OrderMove, OrderStatus};
 use seckill_store::orders::{OrderFilter, PendingReturn};
 use seckill_store::rush::StockReturn;
 use seckill_store::{Conflict, Page, Paged, StoreError};
-use sqlx::{Sqlite, Transaction};
+use sqlx::SqliteConnection;
 
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt};
 use super::orders::{OrderRow, order_columns};
 use super::rows::{RowResult, count, id, id_list, millis, paged, timestamp};
 
-/// The order `id` inside `tx`, `NotFound` if absent or (with `owner`) not that user's.
-async fn locked_order(tx: &mut Transaction<'static, Sqlite>, id: OrderId, owner: Option<UserId>) -> DbResult<Order> {
+/// The order `id` as `conn` sees it (inside its transaction), `NotFound` if absent or (with `owner`) not that user's.
+async fn locked_order(conn: &mut SqliteConnection, id: OrderId, owner: Option<UserId>) -> DbResult<Order> {
     let row: Option<OrderRow> = sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?"))
         .bind(id.get())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
     let order = row.ok_or(StoreError::NotFound)?.into_order()?;
     if owner.is_some_and(|u| u != order.user_id) {
@@ -38,8 +38,8 @@ fn target(order: &Order, mv: OrderMove) -> DbResult<OrderStatus> {
     mv.from_to(order.status).ok_or_else(|| Conflict::BadOrderState { status: order.status }.into())
 }
 
-async fn reread(tx: &mut Transaction<'static, Sqlite>, id: OrderId) -> DbResult<Order> {
-    locked_order(tx, id, None).await
+async fn reread(conn: &mut SqliteConnection, id: OrderId) -> DbResult<Order> {
+    locked_order(conn, id, None).await
 }
 
 impl SqliteRecords {

@@ -1,8 +1,8 @@
 //! How the SQLite file is opened: path, durability, time zone, connection settings.
 //!
-//! Every connection of the process — the readers, the one writer of the records, and the
-//! group-commit order writer to come — is built from [`SqliteOptions`] here, so they all agree
-//! on WAL, foreign keys and the busy timeout.
+//! Every connection of the process — the readers, the records' writer, the order batch
+//! connection and the checkpointer — is built from [`SqliteOptions`] here, so they all agree
+//! on WAL, foreign keys, `synchronous` and the busy timeout.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use seckill_domain::TimeZone;
 use seckill_domain::validation::FieldErrors;
 use seckill_store::StoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 
 /// How long a connection waits for another writer's lock before answering "busy"
 /// ([`StoreError::Unavailable`]).
@@ -47,39 +47,51 @@ impl SqliteOptions {
         SqliteOptions { path: path.into(), synchronous: Synchronous::Full, tz, read_connections: 4 }
     }
 
-    /// The settings every connection shares: WAL, `foreign_keys=ON`, a 5 s busy timeout and
-    /// the chosen `synchronous`. Writers (this one and the order writer) create the file if it
-    /// is missing; readers never do.
-    /// The connection that checkpoints the WAL in the background (see [`SqliteRecords`]).
+    /// The connection that checkpoints the WAL in the background (see
+    /// [`SqliteRecords`](super::SqliteRecords)).
     pub(crate) fn checkpointer_options(&self) -> SqliteConnectOptions {
         self.connect_options(true).pragma("wal_autocheckpoint", "0").pragma("cache_size", "-2048")
     }
 
+    /// A sqlx connection: every one has the [shared pragmas](Self::shared_pragmas) and a 5 s
+    /// busy timeout; a writer creates the file if it is missing and puts it in WAL mode,
+    /// readers never write.
     pub(crate) fn connect_options(&self, writer: bool) -> SqliteConnectOptions {
-        let synchronous = match self.synchronous {
-            Synchronous::Full => SqliteSynchronous::Full,
-            Synchronous::Normal => SqliteSynchronous::Normal,
-        };
-        let options = SqliteConnectOptions::new()
-            .filename(&self.path)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT)
-            .synchronous(synchronous)
-            // Pages through the OS page cache by mapping, not a read() per page miss.
-            .pragma("mmap_size", MMAP_BYTES.to_string());
+        let mut options = SqliteConnectOptions::new().filename(&self.path).busy_timeout(BUSY_TIMEOUT);
         if writer {
             // WAL is a property of the file: set once by the writer, readers find it there.
-            // A cache that holds the hot index pages of a long sale (64 MiB), and the WAL
-            // checkpointed by the checkpointer connection off the commit path — this one only
-            // steps in if the WAL grows past WAL_BACKSTOP_PAGES.
+            options = options.create_if_missing(true).journal_mode(SqliteJournalMode::Wal);
+            for (pragma, value) in self.writer_pragmas() {
+                options = options.pragma(pragma, value);
+            }
             options
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .pragma("cache_size", "-65536")
-                .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string())
         } else {
+            for (pragma, value) in self.shared_pragmas() {
+                options = options.pragma(pragma, value);
+            }
             options.read_only(true).pragma("cache_size", "-16384")
         }
+    }
+
+    /// What every connection sets: foreign keys, the chosen `synchronous`, and pages read
+    /// through the OS page cache by mapping rather than a `read()` per page miss.
+    fn shared_pragmas(&self) -> [(&'static str, String); 3] {
+        let synchronous = match self.synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        };
+        [("foreign_keys", "ON".into()), ("synchronous", synchronous.into()), ("mmap_size", MMAP_BYTES.to_string())]
+    }
+
+    /// What a writing connection sets (the records' writer and the order batch connection,
+    /// [`super::batch`]): the shared pragmas, a cache that holds the hot index pages of a long
+    /// sale (64 MiB), and the WAL backstop — the checkpointer connection copies the WAL off
+    /// the commit path, a writer only steps in if the WAL grows past `WAL_BACKSTOP_PAGES`.
+    pub(crate) fn writer_pragmas(&self) -> Vec<(&'static str, String)> {
+        let mut pragmas = self.shared_pragmas().to_vec();
+        pragmas.push(("cache_size", "-65536".into()));
+        pragmas.push(("wal_autocheckpoint", WAL_BACKSTOP_PAGES.to_string()));
+        pragmas
     }
 }
 

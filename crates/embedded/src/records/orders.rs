@@ -1,13 +1,12 @@
 //! Orders on SQLite: the group-commit batch write, reads by id and ticket, reservations, and
 //! the records' view of an activity that the hot state is rebuilt from.
 //!
-//! [`Orders::write_orders`] (the group commit) is the one place orders are born: in one
-//! `BEGIN IMMEDIATE` transaction it resolves every draft's address (it must be the user's own,
-//! and is copied into the order), raises `activity_skus.sold` once per SKU — guarded by
-//! `sold + n <= stock`, with the schema's `CHECK (sold <= stock)` behind it — and inserts the
-//! orders with multi-row statements. One commit, one fsync, for the whole batch.
-
-use std::collections::{BTreeMap, HashMap};
+//! [`Orders::write_orders`] (the group commit) is the one place orders are born; it runs on
+//! the order batch connection (`batch.rs`): in one `BEGIN IMMEDIATE` transaction it resolves
+//! every draft's address (it must be the user's own, and is copied into the order), raises
+//! `activity_skus.sold` once per SKU — guarded by `sold + n <= stock`, with the schema's
+//! `CHECK (sold <= stock)` behind it — and inserts the orders. One commit, one fsync, for the
+//! whole batch.
 
 use async_trait::async_trait;
 use seckill_domain::Timestamp;
@@ -23,10 +22,7 @@ use seckill_store::{Page, Paged, StoreError};
 
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt};
-use super::rows::{AddressRow, RowResult, count, id, id_list, millis, timestamp};
-
-/// Orders per multi-row `INSERT` (15 parameters each, far below SQLite's limit).
-const INSERT_CHUNK: usize = 64;
+use super::rows::{RowResult, count, id, id_list, millis, timestamp};
 
 /// The columns every order read selects, in [`OrderRow`]'s order (a macro, so queries stay
 /// `&'static str` through `concat!`).
@@ -109,122 +105,6 @@ struct HoldingRow {
     user_id: i64,
     quantity: i64,
     idempotency_key: Option<String>,
-}
-
-impl SqliteRecords {
-    /// [`Orders::write_orders`]: one `BEGIN IMMEDIATE` transaction, one fsync, for the batch.
-    async fn write_orders_inner(&self, drafts: &[OrderDraft]) -> DbResult<Vec<Result<Order, Rejection>>> {
-        let mut answers: Vec<Option<Result<Order, Rejection>>> = vec![None; drafts.len()];
-        let mut tx = self.write().await?;
-
-        // 1. Addresses: each must be a live address of the draft's own user.
-        let addresses: Vec<AddressRow> = sqlx::query_as(
-            "SELECT id, user_id, contact, phone, province, city, district, detail, is_default FROM addresses
-             WHERE deleted = 0 AND id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(id_list(drafts.iter().map(|d| d.address_id.get())))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut snapshots: HashMap<(i64, i64), AddressSnapshot> = HashMap::new();
-        for row in addresses {
-            let a = row.into_address()?;
-            snapshots.insert((a.id.get(), a.user_id.get()), a.snapshot());
-        }
-        for (i, d) in drafts.iter().enumerate() {
-            if !snapshots.contains_key(&(d.address_id.get(), d.user_id.get())) {
-                answers[i] = Some(Err(Rejection::UnknownAddress));
-            }
-        }
-
-        // 2. `sold` once per SKU, never past `stock`.
-        let mut per_sku: BTreeMap<(i64, i64), i64> = BTreeMap::new();
-        for (i, d) in drafts.iter().enumerate() {
-            if answers[i].is_none() {
-                *per_sku.entry((d.activity_id.get(), d.sku_id.get())).or_default() += i64::from(d.quantity);
-            }
-        }
-        for ((activity, sku), units) in per_sku {
-            let done = sqlx::query(
-                "UPDATE activity_skus SET sold = sold + ?1
-                 WHERE activity_id = ?2 AND sku_id = ?3 AND sold + ?1 <= stock",
-            )
-            .bind(units)
-            .bind(activity)
-            .bind(sku)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 0 {
-                for (i, d) in drafts.iter().enumerate() {
-                    if answers[i].is_none() && d.activity_id.get() == activity && d.sku_id.get() == sku {
-                        answers[i] = Some(Err(Rejection::SoldOut));
-                    }
-                }
-            }
-        }
-
-        // 3. The orders, many rows per statement. No `RETURNING`: the order is the draft plus
-        // its address and id, and the ids of one multi-row insert by the one writer are
-        // consecutive (AUTOINCREMENT, rows inserted in VALUES order) — checked by the tickets of
-        // the first and last id, so a surprise is an error, never a wrong answer.
-        let to_insert: Vec<usize> = (0..drafts.len()).filter(|i| answers[*i].is_none()).collect();
-        for chunk in to_insert.chunks(INSERT_CHUNK) {
-            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, 'pending_payment', ?, ?, ?, ?, ?, ?, ?)"; chunk.len()];
-            let sql = format!(
-                "INSERT INTO orders (ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents, \
-                 idempotency_key, status, pay_type, address_contact, address_phone, address_text, created_at, \
-                 pay_deadline, updated_at) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            let mut orders = Vec::with_capacity(chunk.len());
-            for &i in chunk {
-                let d = &drafts[i];
-                let address =
-                    snapshots.get(&(d.address_id.get(), d.user_id.get())).ok_or_else(|| corrupt("address"))?;
-                let amount = d.unit_price.times(d.quantity).map_err(|_| corrupt("order amount overflows"))?;
-                query = query
-                    .bind(d.ticket.to_string())
-                    .bind(d.activity_id.get())
-                    .bind(d.sku_id.get())
-                    .bind(d.user_id.get())
-                    .bind(i64::from(d.quantity))
-                    .bind(d.unit_price.cents())
-                    .bind(amount.cents())
-                    .bind(d.idempotency_key.clone())
-                    .bind(d.pay_type.as_str())
-                    .bind(address.contact.clone())
-                    .bind(address.phone.clone())
-                    .bind(address.text.clone())
-                    .bind(millis(d.created_at))
-                    .bind(millis(d.pay_deadline))
-                    .bind(millis(d.created_at));
-                orders.push(
-                    d.pending_order(OrderId::from_raw(0), address.clone())
-                        .ok_or_else(|| corrupt("order amount or time out of range"))?,
-                );
-            }
-            let last = query.execute(&mut *tx).await?.last_insert_rowid();
-            let first = last - (orders.len() as i64) + 1;
-            let ends: Vec<(i64, String)> =
-                sqlx::query_as("SELECT id, ticket FROM orders WHERE id IN (?, ?) ORDER BY id")
-                    .bind(first)
-                    .bind(last)
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let expected = [(first, &orders[0]), (last, &orders[orders.len() - 1])];
-            let consecutive = ends.len() == if first == last { 1 } else { 2 }
-                && ends.iter().all(|(id, t)| expected.iter().any(|(e, o)| e == id && *t == o.ticket.to_string()));
-            if !consecutive {
-                return Err(corrupt("the ids of a multi-row insert are not consecutive"));
-            }
-            for ((&i, mut order), id) in chunk.iter().zip(orders).zip(first..) {
-                order.id = OrderId::from_raw(id);
-                answers[i] = Some(Ok(order));
-            }
-        }
-        tx.commit().await?;
-        answers.into_iter().map(|a| a.ok_or_else(|| corrupt("unanswered draft"))).collect()
-    }
 }
 
 impl SqliteRecords {
@@ -352,7 +232,7 @@ impl SqliteRecords {
 #[async_trait]
 impl Orders for SqliteRecords {
     async fn write_orders(&self, drafts: &[OrderDraft]) -> Result<Vec<Result<Order, Rejection>>, StoreError> {
-        Ok(self.write_orders_inner(drafts).await?)
+        Ok(self.batch.write(drafts).await?)
     }
 
     async fn hot_activity(&self, activity: ActivityId) -> Result<HotActivity, StoreError> {

@@ -13,7 +13,7 @@ use seckill_domain::order::OrderStatus;
 use seckill_domain::payment::{Payment, PaymentOutcome, PaymentStatus};
 use seckill_store::orders::{NoticeEffect, NoticeOutcome, PaymentNotice};
 use seckill_store::{Conflict, StoreError};
-use sqlx::{Sqlite, Transaction};
+use sqlx::SqliteConnection;
 
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt, invalid};
@@ -53,19 +53,19 @@ impl PaymentRow {
 const PAYMENT_COLUMNS: &str =
     "id, order_id, amount_cents, status, provider, provider_ref, created_at, updated_at, notified_at";
 
-async fn payment_in(tx: &mut Transaction<'static, Sqlite>, id: PaymentId) -> DbResult<Payment> {
+async fn payment_in(conn: &mut SqliteConnection, id: PaymentId) -> DbResult<Payment> {
     let row: Option<PaymentRow> =
         sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?")))
             .bind(id.get())
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
     row.ok_or(StoreError::NotFound)?.into_payment()
 }
 
-async fn order_in(tx: &mut Transaction<'static, Sqlite>, id: OrderId) -> DbResult<seckill_domain::order::Order> {
+async fn order_in(conn: &mut SqliteConnection, id: OrderId) -> DbResult<seckill_domain::order::Order> {
     let row: Option<OrderRow> = sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ?"))
         .bind(id.get())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
     row.ok_or(StoreError::NotFound)?.into_order()
 }

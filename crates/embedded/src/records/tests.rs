@@ -4,10 +4,16 @@
 
 use seckill_domain::activity::{Activity, NewActivity, NewActivitySku, PurchaseRules};
 use seckill_domain::catalog::{NewProduct, Product, ProductInput, SkuInput};
+use seckill_domain::ids::{AddressId, Ticket, UserId};
 use seckill_domain::money::Money;
+use seckill_domain::order::PayType;
+use seckill_domain::rejection::Rejection;
 use seckill_domain::slot::NewTimeSlot;
+use seckill_domain::user::{AddressInput, NewAddress, NewUser};
 use seckill_domain::{TimeZone, Timestamp};
-use seckill_store::{Catalog, Conflict, StoreError};
+use seckill_store::orders::Orders;
+use seckill_store::rush::OrderDraft;
+use seckill_store::{Accounts, Catalog, Conflict, StoreError};
 
 use super::*;
 
@@ -85,6 +91,14 @@ async fn every_connection_runs_wal_with_foreign_keys_and_a_busy_timeout() {
         let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(pool).await.unwrap();
         assert_eq!(sync, 2, "FULL");
     }
+    // The order batch connection is opened the same way.
+    let batch = batch::open(&db.options.path, &db.options).unwrap();
+    let pragma = |name: &str| batch.pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0)).unwrap();
+    assert_eq!(pragma("journal_mode"), rusqlite::types::Value::Text("wal".into()));
+    assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
+    assert_eq!(pragma("busy_timeout"), rusqlite::types::Value::Integer(5_000));
+    assert_eq!(pragma("synchronous"), rusqlite::types::Value::Integer(2), "FULL");
+    drop(batch);
     db.close().await;
 
     let normal = open(&dir, Synchronous::Normal).await;
@@ -252,4 +266,117 @@ async fn the_search_index_follows_every_write_and_none_that_is_rolled_back() {
     let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM product_search").fetch_one(&db.reader).await.unwrap();
     let products: i64 = sqlx::query_scalar("SELECT count(*) FROM products").fetch_one(&db.reader).await.unwrap();
     assert_eq!(indexed, products);
+}
+
+/// A draft of one unit of the scenario's SKU for `user` to `address`.
+fn draft(activity: &Activity, user: UserId, address: AddressId, key: String) -> OrderDraft {
+    let now = ts("2026-11-11T10:00:00+08:00");
+    OrderDraft {
+        ticket: Ticket::new(now),
+        activity_id: activity.id,
+        sku_id: activity.skus[0].sku_id,
+        user_id: user,
+        quantity: 1,
+        unit_price: Money::from_cents(9_900),
+        address_id: address,
+        pay_type: PayType::Online,
+        idempotency_key: Some(key),
+        created_at: now,
+        pay_deadline: ts("2026-11-11T10:15:00+08:00"),
+    }
+}
+
+#[tokio::test]
+async fn order_batches_and_other_writes_take_turns_without_losing_any() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(open(&dir, Synchronous::Normal).await);
+    let (_, activity) = scenario(&db).await;
+    let now = ts("2026-11-01T00:00:00Z");
+    let address = |contact: &str| {
+        NewAddress::parse(&AddressInput {
+            contact,
+            phone: "13800138000",
+            province: "浙江省",
+            city: "杭州市",
+            district: "余杭区",
+            detail: "文一西路 969 号",
+            is_default: None,
+        })
+        .unwrap()
+    };
+    let new = NewUser::parse("buyer", "correct horse battery", None, None, None).unwrap();
+    let buyer = db.create_user(&new, "h", now).await.unwrap();
+    let home = db.add_address(buyer.id, &address("张三"), now).await.unwrap();
+
+    // Batches of orders on the batch connection and address writes on the records' writer,
+    // all at once: every one succeeds (none starves past the busy timeout, none is lost).
+    let mut tasks = tokio::task::JoinSet::new();
+    for b in 0..10 {
+        let (orders_db, activity) = (db.clone(), activity.clone());
+        tasks.spawn(async move {
+            let db = orders_db;
+            let drafts: Vec<OrderDraft> =
+                (0..10).map(|i| draft(&activity, buyer.id, home.id, format!("k-{b}-{i}"))).collect();
+            let answers = db.write_orders(&drafts).await.unwrap();
+            assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        });
+        let addresses_db = db.clone();
+        tasks.spawn(async move {
+            addresses_db.add_address(buyer.id, &address(&format!("contact {b}")), now).await.unwrap();
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(db.activity(activity.id).await.unwrap().skus[0].sold, 100);
+    let orders = db.orders_of_user(buyer.id, seckill_store::Page::new(None, Some(200))).await.unwrap();
+    assert_eq!(orders.total, 100);
+    assert_eq!(db.addresses(buyer.id).await.unwrap().len(), 11);
+
+    // Sold out: the next batch is refused whole, and nothing of it is written.
+    let late = db.write_orders(&[draft(&activity, buyer.id, home.id, "late".into())]).await.unwrap();
+    assert_eq!(late, vec![Err(Rejection::SoldOut)]);
+    assert_eq!(db.orders_of_user(buyer.id, seckill_store::Page::new(None, Some(200))).await.unwrap().total, 100);
+}
+
+#[tokio::test]
+async fn a_batch_with_someone_elses_address_refuses_only_that_draft() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Normal).await;
+    let (_, activity) = scenario(&db).await;
+    let now = ts("2026-11-01T00:00:00Z");
+    let mut buyers = Vec::new();
+    for name in ["alice", "bob"] {
+        let new = NewUser::parse(name, "correct horse battery", None, None, None).unwrap();
+        let user = db.create_user(&new, "h", now).await.unwrap();
+        let input = AddressInput {
+            contact: name,
+            phone: "13800138000",
+            province: "浙江省",
+            city: "杭州市",
+            district: "余杭区",
+            detail: "文一西路 969 号",
+            is_default: None,
+        };
+        let address = db.add_address(user.id, &NewAddress::parse(&input).unwrap(), now).await.unwrap();
+        buyers.push((user.id, address.id));
+    }
+    let [(alice, alices), (bob, bobs)] = buyers[..] else { unreachable!() };
+    let answers = db
+        .write_orders(&[
+            draft(&activity, alice, alices, "a".into()),
+            draft(&activity, alice, bobs, "b".into()),
+            draft(&activity, bob, bobs, "c".into()),
+        ])
+        .await
+        .unwrap();
+    let first = answers[0].as_ref().unwrap();
+    assert_eq!((first.user_id, first.address.contact.as_str()), (alice, "alice"));
+    assert_eq!(answers[1], Err(Rejection::UnknownAddress));
+    let third = answers[2].as_ref().unwrap();
+    assert_eq!((third.user_id, third.address.contact.as_str()), (bob, "bob"));
+    // Each answer is the order as stored, id included.
+    assert_eq!(&db.order(first.id).await.unwrap(), first);
+    assert_eq!(&db.order(third.id).await.unwrap(), third);
+    assert_eq!(db.activity(activity.id).await.unwrap().skus[0].sold, 2);
 }
