@@ -230,15 +230,23 @@ impl WriterTask {
                 vec![Placement::Rejected(Rejection::Overloaded { retry_after_secs: 1 }); drafts.len()]
             }
         };
-        for ((draft, reply), placement) in drafts.iter().zip(replies).zip(placements) {
+        // Holds of drafts not written go back before anyone hears the answer.
+        let mut created = 0;
+        for (draft, placement) in drafts.iter().zip(&placements) {
             if let Placement::Rejected(_) = placement {
                 if let Err(e) = self.gate.release(&StockReturn::from(draft), ReturnReason::NotWritten).await {
                     tracing::error!(error = %e, ticket = %draft.ticket, "could not give a hold back");
                 }
             } else {
-                metrics::counter!("seckill_orders_created_total").increment(1);
+                created += 1;
             }
-            let waiters = lock(&self.pending).remove(&draft.ticket).unwrap_or_default();
+        }
+        metrics::counter!("seckill_orders_created_total").increment(created);
+        let waiters: Vec<Vec<oneshot::Sender<Placement>>> = {
+            let mut pending = lock(&self.pending);
+            drafts.iter().map(|d| pending.remove(&d.ticket).unwrap_or_default()).collect()
+        };
+        for ((placement, reply), waiters) in placements.into_iter().zip(replies).zip(waiters) {
             for w in waiters {
                 let _ = w.send(placement.clone());
             }
