@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hyper::Method;
@@ -101,8 +102,7 @@ pub(crate) struct Readings<'a> {
 
 /// Runs every check.
 pub(crate) async fn run(admin: &Admin, ev: &Evidence<'_>) -> anyhow::Result<Invariants> {
-    let activity = admin.activity(ev.sale.id).await?;
-    let live = admin.remaining(ev.sale.id).await?;
+    let (activity, live) = converged(admin, ev.sale.id).await?;
     let id = ActivityId::try_from(ev.sale.id).map_err(|e| anyhow::anyhow!("activity id: {e}"))?;
     let hot = ev.records.orders.hot_activity(id).await?;
     let listed = if activity.figures.orders <= LISTED_ORDERS { Some(admin.orders(ev.sale.id).await?) } else { None };
@@ -120,6 +120,30 @@ pub(crate) async fn run(admin: &Admin, ev: &Evidence<'_>) -> anyhow::Result<Inva
         sold_out: stock > 0 && units_sold == stock,
         order_list_checked: listed.is_some(),
     })
+}
+
+/// How long the hot state's views may take to show the last orders: in the cluster shape an
+/// instance's units-left view follows Redis by its acknowledgements (every 100 ms) and its
+/// refresh (every 500 ms), and may hold a value read just before the last order meanwhile.
+const CONVERGENCE: Duration = Duration::from_secs(2);
+
+/// The operators' figures and the shoppers' live status, read again (every 100 ms, for at most
+/// [`CONVERGENCE`]) while the units left they show disagree with the records' stock − sold;
+/// what was read last if they never agree — the check then fails on it.
+async fn converged(admin: &Admin, activity: i64) -> anyhow::Result<(ActivityFigures, Vec<(i64, u32)>)> {
+    let deadline = Instant::now() + CONVERGENCE;
+    loop {
+        let figures = admin.activity(activity).await?;
+        let live = admin.remaining(activity).await?;
+        let agree = figures.skus.iter().all(|s| {
+            let expected = s.stock.saturating_sub(s.sold);
+            s.remaining == expected && live.iter().any(|(id, left)| *id == s.sku_id && *left == expected)
+        });
+        if agree || Instant::now() >= deadline {
+            return Ok((figures, live));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// The checks that need only what was read (pure, for the unit tests).

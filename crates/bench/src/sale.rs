@@ -234,8 +234,9 @@ impl Admin {
         })
     }
 
-    /// Ids of enabled daily slots covering `from..until` in `tz`: existing ones that cover a
-    /// needed span whole, else new ones (two across midnight).
+    /// Ids of enabled daily slots covering `from..until` in `tz`: the existing enabled slots
+    /// that meet a needed span, and new ones for the gaps between them (so a second run on the
+    /// same server — or `--repeat` over one database — reuses the slots of the first).
     async fn slots_covering(
         &self,
         tz: &TimeZone,
@@ -246,29 +247,39 @@ impl Admin {
         let existing: Items<SlotRow> =
             serde_json::from_value(self.expect(Method::GET, "/api/admin/time-slots", None, 200).await?)
                 .context("the list of time slots")?;
+        let enabled: Vec<(i64, u16, u16)> = existing
+            .items
+            .iter()
+            .filter(|s| s.enabled)
+            .filter_map(|s| Some((s.id, minutes(&s.start)?, minutes(&s.end)?)))
+            .collect();
         let mut ids = Vec::new();
-        for (start, end) in spans(&from.to_zoned(tz.clone()), &until.to_zoned(tz.clone()))? {
-            let covering = existing.items.iter().find(|s| {
-                s.enabled && minutes(&s.start).is_some_and(|m| m <= start) && minutes(&s.end).is_some_and(|m| m >= end)
-            });
-            if let Some(s) = covering {
-                ids.push(s.id);
-                continue;
-            }
-            let body = json!({"name": format!("bench {tag} {}", hhmm(start)), "start": hhmm(start), "end": hhmm(end)});
-            let (status, value) = self.call(Method::POST, "/api/admin/time-slots", Some(&body)).await?;
-            match status {
-                201 => ids.push(value["id"].as_i64().context("a slot without an id")?),
-                409 => bail!(
-                    "the sale needs a time slot {}–{} ({}), but an enabled slot overlaps it: run the bench at \
-                     another time of day, or disable that slot",
-                    hhmm(start),
-                    hhmm(end),
-                    tz.iana_name().unwrap_or("the server's zone")
-                ),
-                _ => bail!("cannot create a time slot {}–{}: {status} {value}", hhmm(start), hhmm(end)),
+        for span in spans(&from.to_zoned(tz.clone()), &until.to_zoned(tz.clone()))? {
+            for part in cover(span, &enabled) {
+                let (start, end) = match part {
+                    Cover::Existing(id) => {
+                        ids.push(id);
+                        continue;
+                    }
+                    Cover::New(start, end) => (start, end),
+                };
+                let body =
+                    json!({"name": format!("bench {tag} {}", hhmm(start)), "start": hhmm(start), "end": hhmm(end)});
+                let (status, value) = self.call(Method::POST, "/api/admin/time-slots", Some(&body)).await?;
+                match status {
+                    201 => ids.push(value["id"].as_i64().context("a slot without an id")?),
+                    409 => bail!(
+                        "the sale needs a time slot {}–{} ({}), but an enabled slot created meanwhile overlaps it: \
+                         run the bench again",
+                        hhmm(start),
+                        hhmm(end),
+                        tz.iana_name().unwrap_or("the server's zone")
+                    ),
+                    _ => bail!("cannot create a time slot {}–{}: {status} {value}", hhmm(start), hhmm(end)),
+                }
             }
         }
+        ids.dedup();
         Ok(ids)
     }
 
@@ -329,6 +340,34 @@ fn hhmm(minutes: u16) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// A part of a needed span: an existing enabled slot, or a gap to create a slot for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    Existing(i64),
+    New(u16, u16),
+}
+
+/// How `span` (`[start, end)` in minutes) is covered by the enabled slots `(id, start, end)`
+/// (which never overlap one another): every slot meeting the span, and new slots for the gaps
+/// between them, in time order. A new slot only ever fills a gap, so it overlaps none.
+fn cover((start, end): (u16, u16), enabled: &[(i64, u16, u16)]) -> Vec<Cover> {
+    let mut meeting: Vec<&(i64, u16, u16)> = enabled.iter().filter(|(_, s, e)| *s < end && *e > start).collect();
+    meeting.sort_by_key(|(_, s, _)| *s);
+    let mut parts = Vec::new();
+    let mut cursor = start;
+    for &&(id, s, e) in &meeting {
+        if s > cursor {
+            parts.push(Cover::New(cursor, s));
+        }
+        parts.push(Cover::Existing(id));
+        cursor = cursor.max(e);
+    }
+    if cursor < end {
+        parts.push(Cover::New(cursor, end));
+    }
+    parts
+}
+
 /// Whole-minute daily spans `[start, end)` (minutes since midnight) covering `from..until`:
 /// one, or two when midnight falls in between. At most a day.
 fn spans(from: &Zoned, until: &Zoned) -> anyhow::Result<Vec<(u16, u16)>> {
@@ -370,6 +409,22 @@ mod tests {
         assert_eq!(minutes("24:00"), Some(1440));
         assert_eq!(minutes("09:05"), Some(545));
         assert_eq!(minutes("25:00"), None);
+    }
+
+    #[test]
+    fn a_span_reuses_the_slots_it_meets_and_fills_only_the_gaps() {
+        use Cover::{Existing, New};
+        // Nothing there: one new slot.
+        assert_eq!(cover((600, 631), &[]), [New(600, 631)]);
+        // A slot covering it whole (another run's, or the operator's): reused alone.
+        assert_eq!(cover((600, 631), &[(7, 540, 720)]), [Existing(7)]);
+        // The previous run's slot overlaps the start: reused, the rest is new.
+        assert_eq!(cover((600, 631), &[(7, 598, 610)]), [Existing(7), New(610, 631)]);
+        // Slots in the middle and at the end, one far away; gaps filled in order.
+        let slots = [(3, 625, 700), (2, 610, 615), (9, 0, 60)];
+        assert_eq!(cover((600, 631), &slots), [New(600, 610), Existing(2), New(615, 625), Existing(3)]);
+        // Touching is not meeting.
+        assert_eq!(cover((600, 631), &[(4, 540, 600), (5, 631, 700)]), [New(600, 631)]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use seckill_domain::Timestamp;
 use seckill_domain::user::Username;
 use seckill_server::PasswordCost;
 use seckill_server::auth::Passwords;
+use seckill_store::StoreError;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio_util::sync::CancellationToken;
 
@@ -81,17 +82,21 @@ impl Target {
             let opened = host.open(&spec).await.context("cannot open the child server's records")?;
             (opened, base, child.id(), Some(child))
         };
-        // An operator of our own, straight into the records (no console to create one in).
+        // An operator of our own, straight into the records (no console to create one in); a
+        // database shared by earlier runs (`--repeat` over PostgreSQL) has it already: it gets
+        // this run's password.
         let admin_user = "bench-admin".to_owned();
         let admin_password = random_hex(12);
         let hash = Passwords::new(PasswordCost::Standard).hash(&admin_password).await?;
         let name = Username::parse(&admin_user).map_err(|m| anyhow::anyhow!("username: {m}"))?;
-        opened
-            .records
-            .accounts
-            .create_admin(&name, &hash, Timestamp::now())
-            .await
-            .context("cannot create the operator")?;
+        let accounts = &opened.records.accounts;
+        match accounts.create_admin(&name, &hash, Timestamp::now()).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => {
+                accounts.set_admin_password(&name, &hash).await.context("cannot set the operator's password")?;
+            }
+            Err(e) => return Err(e).context("cannot create the operator"),
+        }
         Ok(Target {
             placement: plan.placement,
             base_url,
