@@ -1,4 +1,4 @@
-//! One run from start to verdict ([`run_one`]), and what it reports: the summary table, the
+//! One run from start to verdict (`run_one`), and what it reports: the summary table, the
 //! JSON report ([`Report`]) and the verdict.
 
 use std::fmt::Write as _;

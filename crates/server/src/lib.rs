@@ -11,7 +11,7 @@
 //! callback) and [`workers`] (the timeout sweep and the stock-return relay).
 //!
 //! Supporting modules: [`state`] (the state and its `FromRef` substates, [`ServerConfig`]),
-//! [`error`] (the one [`AppError`](error::AppError) that knows HTTP), [`extract`] (extractors
+//! [`error`] (the one [`AppError`] that knows HTTP), [`extract`] (extractors
 //! that answer malformed input with the JSON error shape), [`auth`] (passwords, session tokens,
 //! the `Shopper`/`AdminSession` extractors, login throttling), [`sale`] (an activity's state and
 //! units left at an instant, behind the swappable [`StockLevels`](sale::StockLevels) port),

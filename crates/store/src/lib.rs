@@ -12,7 +12,7 @@
 //! - [`rush`]: the hot path's ports — [`StockGate`](rush::StockGate), the atomic reservation
 //!   in the hot state, and [`OrderQueue`](rush::OrderQueue), the hand-off to durable orders.
 //! - `conformance` (feature `conformance`): the behavioural suite every backend must pass,
-//!   instantiated by [`conformance_tests!`].
+//!   instantiated by `conformance_tests!`.
 //!
 //! This crate depends on the domain only: no SQL, no driver, no HTTP. Every backend (SQLite in
 //! `seckill-embedded`, PostgreSQL and Redis in `seckill-cluster`) implements these traits and

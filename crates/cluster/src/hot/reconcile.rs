@@ -71,7 +71,7 @@ impl Report {
     }
 }
 
-/// Sets `field` of `KEYS[1]` to ARGV[3] only if it still holds ARGV[2] (`""`: absent).
+/// Sets `field` of `KEYS[1]` to `ARGV[3]` only if it still holds `ARGV[2]` (`""`: absent).
 static SET_IF: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"

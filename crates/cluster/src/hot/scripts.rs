@@ -90,7 +90,7 @@ pub fn rejected_key(ticket: &seckill_domain::ids::Ticket) -> String {
 
 /// Loads an activity, or reloads it after a change.
 ///
-/// KEYS: meta, left, bought, held, idem, reserved, orders. ARGV[1]: the records' view as JSON
+/// KEYS: meta, left, bought, held, idem, reserved, orders. `ARGV[1]`: the records' view as JSON
 /// `{"v":version,"skus":[[sku,stock,sold]…],"holdings":[[ticket,sku,user,qty,key|""]…],
 /// "keys":[[ticket,user,key]…],"reserved":[user…]}`.
 ///
