@@ -46,10 +46,21 @@ const LEASE_MARGIN: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 struct SoldOutView {
     epoch: String,
-    /// `user:key` of every key that won (live or cancelled order).
-    won: std::collections::HashSet<String>,
+    /// Every key that won (live or cancelled order), by user — looked up without building a
+    /// string per request; shared by the views of one epoch.
+    won: Arc<HashMap<i64, Vec<String>>>,
     valid_until: std::time::Instant,
 }
+/// The ack script's `user:key` entries by user; `None` if one does not read as that.
+fn won_by_user(entries: Vec<String>) -> Option<HashMap<i64, Vec<String>>> {
+    let mut won: HashMap<i64, Vec<String>> = HashMap::new();
+    for entry in entries {
+        let (user, key) = entry.split_once(':')?;
+        won.entry(user.parse().ok()?).or_default().push(key.to_owned());
+    }
+    Some(won)
+}
+
 /// How long the keys of an ended activity stay in Redis (late returns find nothing to do and
 /// `seckill reconcile` can still look at them).
 const KEEP_ENDED_SECS: i64 = 7 * 24 * 3600;
@@ -163,12 +174,19 @@ impl RedisStockGate {
             }
             let won = match held.as_ref() {
                 Some(v) if v.epoch == epoch => v.won.clone(),
-                _ => parts
-                    .get(3)
-                    .and_then(|v| redis::from_redis_value_ref::<Vec<String>>(v).ok())
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect(),
+                _ => {
+                    let entries = parts
+                        .get(3)
+                        .and_then(|v| redis::from_redis_value_ref::<Vec<String>>(v).ok())
+                        .unwrap_or_default();
+                    let Some(won) = won_by_user(entries) else {
+                        // Not readable: no view — every keyed request asks the script.
+                        tracing::warn!(activity_id = %id, "unreadable list of winning keys from redis");
+                        act.sold_out.store(None);
+                        continue;
+                    };
+                    Arc::new(won)
+                }
             };
             let valid_until = started + LEASE.saturating_sub(LEASE_MARGIN);
             act.sold_out.store(Some(Arc::new(SoldOutView { epoch, won, valid_until })));
@@ -531,7 +549,8 @@ impl StockGate for RedisStockGate {
         // (no key can win while the lease runs: see the module docs of `scripts`).
         let view = act.sold_out.load();
         view.as_ref().is_some_and(|v| {
-            std::time::Instant::now() < v.valid_until && !v.won.contains(&format!("{}:{key}", user.get()))
+            std::time::Instant::now() < v.valid_until
+                && !v.won.get(&user.get()).is_some_and(|keys| keys.iter().any(|k| k == key))
         })
     }
 
@@ -567,5 +586,20 @@ impl StockGate for RedisStockGate {
         let mut conn = self.conn.clone();
         let n: Option<i64> = conn.hget(Keys::of(activity).bought, user.get()).await.map_err(unavailable)?;
         Ok(n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn winning_keys_are_read_by_user_and_keys_may_hold_colons() {
+        let won = won_by_user(vec!["7:a".into(), "7:b:c".into(), "12:a".into()]).unwrap();
+        assert_eq!(won[&7], ["a", "b:c"]);
+        assert_eq!(won[&12], ["a"]);
+        assert!(won_by_user(vec![]).unwrap().is_empty());
+        assert_eq!(won_by_user(vec!["7:a".into(), "no-colon".into()]), None);
+        assert_eq!(won_by_user(vec!["x:a".into()]), None);
     }
 }
