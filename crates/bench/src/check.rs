@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::client::{Call, Conn, Endpoint};
 use crate::crowd::{Minter, Shopper};
 use crate::load::{Outcome, idempotency_key};
-use crate::sale::{ActivityFigures, Admin, OrderRow, Sale};
+use crate::sale::{ActivityFigures, Admin, OrderRow, Sale, SkuFigures};
 
 /// Up to this many orders, the operators' order list is read too and cross-checked by id.
 pub const LISTED_ORDERS: u64 = 20_000;
@@ -135,15 +135,29 @@ async fn converged(admin: &Admin, activity: i64) -> anyhow::Result<(ActivityFigu
     loop {
         let figures = admin.activity(activity).await?;
         let live = admin.remaining(activity).await?;
-        let agree = figures.skus.iter().all(|s| {
-            let expected = s.stock.saturating_sub(s.sold);
-            s.remaining == expected && live.iter().any(|(id, left)| *id == s.sku_id && *left == expected)
-        });
-        if agree || Instant::now() >= deadline {
+        if hot_state_mismatches(&figures.skus, &live).is_empty() || Instant::now() >= deadline {
             return Ok((figures, live));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Where the units left that shoppers (`live`) and operators see differ from the records'
+/// `stock − sold`, one line each.
+fn hot_state_mismatches(skus: &[SkuFigures], live: &[(i64, u32)]) -> Vec<String> {
+    let mut bad = Vec::new();
+    for s in skus {
+        let expected = s.stock.saturating_sub(s.sold);
+        match live.iter().find(|(id, _)| *id == s.sku_id) {
+            Some((_, left)) if *left == expected => {}
+            Some((_, left)) => bad.push(format!("sku {}: {left} left in memory, {expected} by the records", s.sku_id)),
+            None => bad.push(format!("sku {} missing from the live status", s.sku_id)),
+        }
+        if s.remaining != expected {
+            bad.push(format!("sku {}: operators see {} left, the records {expected}", s.sku_id, s.remaining));
+        }
+    }
+    bad
 }
 
 /// The checks that need only what was read (pure, for the unit tests).
@@ -218,18 +232,7 @@ pub(crate) fn judge(
     ));
 
     // 3. Hot state = records.
-    let mut bad = Vec::new();
-    for s in skus {
-        let expected = s.stock.saturating_sub(s.sold);
-        match read.live.iter().find(|(id, _)| *id == s.sku_id) {
-            Some((_, left)) if *left == expected => {}
-            Some((_, left)) => bad.push(format!("sku {}: {left} left in memory, {expected} by the records", s.sku_id)),
-            None => bad.push(format!("sku {} missing from the live status", s.sku_id)),
-        }
-        if s.remaining != expected {
-            bad.push(format!("sku {}: operators see {} left, the records {expected}", s.sku_id, s.remaining));
-        }
-    }
+    let bad = hot_state_mismatches(skus, read.live);
     checks.push(check("hot state equals the records", &bad, format!("{} SKUs agree", skus.len())));
 
     // 4a. Every acknowledged order is recorded exactly once, as acknowledged.
