@@ -224,11 +224,13 @@ fn new_slot(name: &str, start: &str, end: &str, enabled: bool) -> NewTimeSlot {
     NewTimeSlot { name: name.into(), span: span(start, end), enabled, sort: 0 }
 }
 
-fn new_user(name: &str) -> NewUser {
+/// A shopper `name` with a valid password (for suites and backend tests alike).
+pub fn new_user(name: &str) -> NewUser {
     NewUser::parse(name, "correct horse battery", None, None, None).unwrap()
 }
 
-fn new_address(contact: &str, is_default: Option<bool>) -> NewAddress {
+/// A valid address for `contact` (for suites and backend tests alike).
+pub fn new_address(contact: &str, is_default: Option<bool>) -> NewAddress {
     NewAddress::parse(&AddressInput {
         contact,
         phone: "13800138000",

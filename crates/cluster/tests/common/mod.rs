@@ -8,13 +8,12 @@ use std::sync::Arc;
 use seckill_cluster::{PgOptions, PgRecords};
 use seckill_domain::activity::{Activity, NewActivity, NewActivitySku, PurchaseRules};
 use seckill_domain::catalog::{NewProduct, Product, ProductInput, SkuInput};
-use seckill_domain::ids::{AddressId, Ticket, UserId};
+use seckill_domain::ids::{AddressId, UserId};
 use seckill_domain::money::Money;
-use seckill_domain::order::PayType;
 use seckill_domain::slot::NewTimeSlot;
-use seckill_domain::user::{AddressInput, NewAddress, NewUser};
 use seckill_domain::{TimeZone, Timestamp};
 use seckill_store::Records;
+use seckill_store::conformance::{new_address, new_user};
 use seckill_store::rush::OrderDraft;
 use seckill_testkit::postgres::{TestDatabase, fresh_database};
 use sqlx::PgPool;
@@ -96,35 +95,11 @@ pub async fn set_sold(db: &Db, activity: &Activity, sold: i64) -> Result<(), sql
 /// A shopper with an address.
 pub async fn buyer(db: &Db, name: &str) -> (UserId, AddressId) {
     let a = &db.records.accounts;
-    let new = NewUser::parse(name, "correct horse battery", None, None, None).unwrap();
-    let user = a.create_user(&new, "h", now()).await.unwrap();
-    let address = NewAddress::parse(&AddressInput {
-        contact: name,
-        phone: "13800138000",
-        province: "浙江省",
-        city: "杭州市",
-        district: "余杭区",
-        detail: "文一西路 969 号",
-        is_default: None,
-    })
-    .unwrap();
-    let address = a.add_address(user.id, &address, now()).await.unwrap();
+    let user = a.create_user(&new_user(name), "h", now()).await.unwrap();
+    let address = a.add_address(user.id, &new_address(name, None), now()).await.unwrap();
     (user.id, address.id)
 }
 
 pub fn draft(activity: &Activity, (user, address): (UserId, AddressId), quantity: u32) -> OrderDraft {
-    let at = ts("2026-11-11T10:00:00+08:00");
-    OrderDraft {
-        ticket: Ticket::new(at),
-        activity_id: activity.id,
-        sku_id: activity.skus[0].sku_id,
-        user_id: user,
-        quantity,
-        unit_price: Money::from_cents(9_900),
-        address_id: address,
-        pay_type: PayType::Online,
-        idempotency_key: None,
-        created_at: at,
-        pay_deadline: ts("2026-11-11T10:15:00+08:00"),
-    }
+    seckill_store::conformance::rush::draft(activity.id, activity.skus[0].sku_id, user, address, quantity, None)
 }

@@ -18,7 +18,6 @@
 //! for other processes (`seckill migrate`, `seckill reconcile`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -31,7 +30,7 @@ use seckill_store::StoreError;
 use seckill_store::rush::OrderDraft;
 use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
-use super::error::{DbError, DbResult, corrupt};
+use super::error::{DbResult, corrupt};
 use super::options::{BUSY_TIMEOUT, SqliteOptions};
 use super::rows::{AddressRow, millis};
 
@@ -60,7 +59,7 @@ pub(crate) struct BatchWriter {
 impl BatchWriter {
     /// Opens the connection (the file exists and is migrated by now) and starts the thread.
     pub(crate) fn start(options: &SqliteOptions, turn: WriteTurn) -> DbResult<Self> {
-        let conn = open(&options.path, options)?;
+        let conn = open(options)?;
         let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
         let thread = std::thread::Builder::new()
             .name("seckill-orders".into())
@@ -117,9 +116,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The connection, with the settings of the records' writer ([`SqliteOptions::connect_options`]):
 /// WAL (already the file's mode), foreign keys, the chosen `synchronous`, a large cache and
 /// mmap, the WAL backstop.
-pub(crate) fn open(path: &Path, options: &SqliteOptions) -> DbResult<Connection> {
+pub(crate) fn open(options: &SqliteOptions) -> DbResult<Connection> {
     let conn = Connection::open_with_flags(
-        path,
+        &options.path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -242,32 +241,4 @@ fn write_batch(conn: &mut Connection, drafts: &[OrderDraft]) -> DbResult<BatchAn
     }
     tx.commit()?;
     answers.into_iter().map(|a| a.ok_or_else(|| corrupt("unanswered draft"))).collect()
-}
-
-impl From<rusqlite::Error> for DbError {
-    fn from(e: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode::{
-            CannotOpen, DatabaseBusy, DatabaseLocked, DiskFull, FileLockingProtocolFailed, OutOfMemory, ReadOnly,
-            SystemIoFailure,
-        };
-        // Messages come from SQLite and never carry bound parameters.
-        DbError::Store(match &e {
-            rusqlite::Error::SqliteFailure(failure, _)
-                if matches!(
-                    failure.code,
-                    DatabaseBusy
-                        | DatabaseLocked
-                        | OutOfMemory
-                        | ReadOnly
-                        | SystemIoFailure
-                        | DiskFull
-                        | CannotOpen
-                        | FileLockingProtocolFailed
-                ) =>
-            {
-                StoreError::Unavailable(e.to_string())
-            }
-            _ => StoreError::Internal(e.to_string()),
-        })
-    }
 }

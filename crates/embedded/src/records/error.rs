@@ -72,16 +72,45 @@ fn from_sqlx(e: sqlx::Error) -> StoreError {
             if db.is_unique_violation() && db.message().contains("username_key") {
                 return StoreError::Conflict(Conflict::UsernameTaken);
             }
-            let primary = db.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
-            match primary {
-                Some(
-                    SQLITE_BUSY | SQLITE_LOCKED | SQLITE_NOMEM | SQLITE_READONLY | SQLITE_IOERR | SQLITE_FULL
-                    | SQLITE_CANTOPEN | SQLITE_PROTOCOL,
-                ) => StoreError::Unavailable(db.message().to_owned()),
-                _ => StoreError::Internal(db.message().to_owned()),
+            let code = db.code().and_then(|c| c.parse::<i64>().ok());
+            if code.is_some_and(means_try_again) {
+                StoreError::Unavailable(db.message().to_owned())
+            } else {
+                StoreError::Internal(db.message().to_owned())
             }
         }
         other => StoreError::Internal(other.to_string()),
+    }
+}
+
+/// Whether SQLite's (extended) result code means "try again later" rather than a bug.
+fn means_try_again(code: i64) -> bool {
+    matches!(
+        code & 0xff,
+        SQLITE_BUSY
+            | SQLITE_LOCKED
+            | SQLITE_NOMEM
+            | SQLITE_READONLY
+            | SQLITE_IOERR
+            | SQLITE_FULL
+            | SQLITE_CANTOPEN
+            | SQLITE_PROTOCOL
+    )
+}
+
+/// The order batch connection's errors (`batch.rs`), mapped as sqlx's are. Messages come from
+/// SQLite and never carry bound parameters.
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(failure, _) => Some(i64::from(failure.extended_code)),
+            _ => None,
+        };
+        DbError::Store(if code.is_some_and(means_try_again) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Internal(e.to_string())
+        })
     }
 }
 
@@ -97,5 +126,18 @@ mod tests {
             StoreError::from(DbError::from(Conflict::UsernameTaken)),
             StoreError::Conflict(Conflict::UsernameTaken)
         ));
+    }
+
+    #[test]
+    fn the_batch_connections_errors_mean_what_sqlxs_do() {
+        let failure =
+            |extended: i32| DbError::from(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(extended), None));
+        // SQLITE_BUSY_SNAPSHOT (517) and SQLITE_IOERR_FSYNC (1034): try again later.
+        for busy in [5, 517, 1034, 13] {
+            assert!(matches!(StoreError::from(failure(busy)), StoreError::Unavailable(_)), "{busy}");
+        }
+        // SQLITE_CONSTRAINT_CHECK (275): a bug, not a hiccup.
+        assert!(matches!(StoreError::from(failure(275)), StoreError::Internal(_)));
+        assert!(matches!(StoreError::from(DbError::from(rusqlite::Error::InvalidQuery)), StoreError::Internal(_)));
     }
 }

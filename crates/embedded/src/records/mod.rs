@@ -14,8 +14,7 @@
 //! - `payments`: payment attempts and gateway notifications applied exactly once;
 //! - `search`: shoppers' search over the FTS5 trigram index of migration `0002_search.sql`;
 //! - `rows`: rows as stored and their checked conversion into domain types;
-//! - `error`: SQLite errors in the ports' words.
-//!
+//! - `error`: SQLite errors in the ports' words;
 //! - `batch`: the group commit's own connection and thread (rusqlite, prepared statements).
 //!
 //! Concurrency: two write connections — the records' writer (sqlx) for every write

@@ -4,13 +4,12 @@
 
 use seckill_domain::activity::{Activity, NewActivity, NewActivitySku, PurchaseRules};
 use seckill_domain::catalog::{NewProduct, Product, ProductInput, SkuInput};
-use seckill_domain::ids::{AddressId, Ticket, UserId};
+use seckill_domain::ids::{AddressId, UserId};
 use seckill_domain::money::Money;
-use seckill_domain::order::PayType;
 use seckill_domain::rejection::Rejection;
 use seckill_domain::slot::NewTimeSlot;
-use seckill_domain::user::{AddressInput, NewAddress, NewUser};
 use seckill_domain::{TimeZone, Timestamp};
+use seckill_store::conformance::{new_address, new_user};
 use seckill_store::orders::Orders;
 use seckill_store::rush::OrderDraft;
 use seckill_store::{Accounts, Catalog, Conflict, StoreError};
@@ -92,7 +91,7 @@ async fn every_connection_runs_wal_with_foreign_keys_and_a_busy_timeout() {
         assert_eq!(sync, 2, "FULL");
     }
     // The order batch connection is opened the same way.
-    let batch = batch::open(&db.options.path, &db.options).unwrap();
+    let batch = batch::open(&db.options).unwrap();
     let pragma = |name: &str| batch.pragma_query_value(None, name, |r| r.get::<_, rusqlite::types::Value>(0)).unwrap();
     assert_eq!(pragma("journal_mode"), rusqlite::types::Value::Text("wal".into()));
     assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
@@ -268,22 +267,20 @@ async fn the_search_index_follows_every_write_and_none_that_is_rolled_back() {
     assert_eq!(indexed, products);
 }
 
-/// A draft of one unit of the scenario's SKU for `user` to `address`.
+fn now() -> Timestamp {
+    ts("2026-11-01T00:00:00Z")
+}
+
+/// A shopper `name` with an address of their own.
+async fn buyer(db: &SqliteRecords, name: &str) -> (UserId, AddressId) {
+    let user = db.create_user(&new_user(name), "h", now()).await.unwrap();
+    let address = db.add_address(user.id, &new_address(name, None), now()).await.unwrap();
+    (user.id, address.id)
+}
+
+/// A draft of one unit of the scenario's SKU for `user` to `address`, under `key`.
 fn draft(activity: &Activity, user: UserId, address: AddressId, key: String) -> OrderDraft {
-    let now = ts("2026-11-11T10:00:00+08:00");
-    OrderDraft {
-        ticket: Ticket::new(now),
-        activity_id: activity.id,
-        sku_id: activity.skus[0].sku_id,
-        user_id: user,
-        quantity: 1,
-        unit_price: Money::from_cents(9_900),
-        address_id: address,
-        pay_type: PayType::Online,
-        idempotency_key: Some(key),
-        created_at: now,
-        pay_deadline: ts("2026-11-11T10:15:00+08:00"),
-    }
+    seckill_store::conformance::rush::draft(activity.id, activity.skus[0].sku_id, user, address, 1, Some(&key))
 }
 
 #[tokio::test]
@@ -291,22 +288,7 @@ async fn order_batches_and_other_writes_take_turns_without_losing_any() {
     let dir = tempfile::tempdir().unwrap();
     let db = std::sync::Arc::new(open(&dir, Synchronous::Normal).await);
     let (_, activity) = scenario(&db).await;
-    let now = ts("2026-11-01T00:00:00Z");
-    let address = |contact: &str| {
-        NewAddress::parse(&AddressInput {
-            contact,
-            phone: "13800138000",
-            province: "浙江省",
-            city: "杭州市",
-            district: "余杭区",
-            detail: "文一西路 969 号",
-            is_default: None,
-        })
-        .unwrap()
-    };
-    let new = NewUser::parse("buyer", "correct horse battery", None, None, None).unwrap();
-    let buyer = db.create_user(&new, "h", now).await.unwrap();
-    let home = db.add_address(buyer.id, &address("张三"), now).await.unwrap();
+    let (buyer, home) = buyer(&db, "buyer").await;
 
     // Batches of orders on the batch connection and address writes on the records' writer,
     // all at once: every one succeeds (none starves past the busy timeout, none is lost).
@@ -316,27 +298,27 @@ async fn order_batches_and_other_writes_take_turns_without_losing_any() {
         tasks.spawn(async move {
             let db = orders_db;
             let drafts: Vec<OrderDraft> =
-                (0..10).map(|i| draft(&activity, buyer.id, home.id, format!("k-{b}-{i}"))).collect();
+                (0..10).map(|i| draft(&activity, buyer, home, format!("k-{b}-{i}"))).collect();
             let answers = db.write_orders(&drafts).await.unwrap();
             assert!(answers.iter().all(Result::is_ok), "{answers:?}");
         });
         let addresses_db = db.clone();
         tasks.spawn(async move {
-            addresses_db.add_address(buyer.id, &address(&format!("contact {b}")), now).await.unwrap();
+            addresses_db.add_address(buyer, &new_address(&format!("contact {b}"), None), now()).await.unwrap();
         });
     }
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
     assert_eq!(db.activity(activity.id).await.unwrap().skus[0].sold, 100);
-    let orders = db.orders_of_user(buyer.id, seckill_store::Page::new(None, Some(200))).await.unwrap();
+    let orders = db.orders_of_user(buyer, seckill_store::Page::new(None, Some(200))).await.unwrap();
     assert_eq!(orders.total, 100);
-    assert_eq!(db.addresses(buyer.id).await.unwrap().len(), 11);
+    assert_eq!(db.addresses(buyer).await.unwrap().len(), 11);
 
     // Sold out: the next batch is refused whole, and nothing of it is written.
-    let late = db.write_orders(&[draft(&activity, buyer.id, home.id, "late".into())]).await.unwrap();
+    let late = db.write_orders(&[draft(&activity, buyer, home, "late".into())]).await.unwrap();
     assert_eq!(late, vec![Err(Rejection::SoldOut)]);
-    assert_eq!(db.orders_of_user(buyer.id, seckill_store::Page::new(None, Some(200))).await.unwrap().total, 100);
+    assert_eq!(db.orders_of_user(buyer, seckill_store::Page::new(None, Some(200))).await.unwrap().total, 100);
 }
 
 #[tokio::test]
@@ -344,24 +326,8 @@ async fn a_batch_with_someone_elses_address_refuses_only_that_draft() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir, Synchronous::Normal).await;
     let (_, activity) = scenario(&db).await;
-    let now = ts("2026-11-01T00:00:00Z");
-    let mut buyers = Vec::new();
-    for name in ["alice", "bob"] {
-        let new = NewUser::parse(name, "correct horse battery", None, None, None).unwrap();
-        let user = db.create_user(&new, "h", now).await.unwrap();
-        let input = AddressInput {
-            contact: name,
-            phone: "13800138000",
-            province: "浙江省",
-            city: "杭州市",
-            district: "余杭区",
-            detail: "文一西路 969 号",
-            is_default: None,
-        };
-        let address = db.add_address(user.id, &NewAddress::parse(&input).unwrap(), now).await.unwrap();
-        buyers.push((user.id, address.id));
-    }
-    let [(alice, alices), (bob, bobs)] = buyers[..] else { unreachable!() };
+    let (alice, alices) = buyer(&db, "alice").await;
+    let (bob, bobs) = buyer(&db, "bob").await;
     let answers = db
         .write_orders(&[
             draft(&activity, alice, alices, "a".into()),

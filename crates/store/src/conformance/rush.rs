@@ -73,11 +73,13 @@ impl Sale {
 }
 
 /// The instant every draft is made at: inside the sale.
-pub(super) fn rush_now() -> Timestamp {
+pub fn rush_now() -> Timestamp {
     super::at("2026-11-11T10:00:00+08:00")
 }
 
-pub(super) fn draft(
+/// A draft of `quantity` units of `sku` for `user` to `address`, made at [`rush_now`]: 99.00
+/// a unit, payable within 15 minutes (for suites and backend tests alike).
+pub fn draft(
     activity: ActivityId,
     sku: SkuId,
     user: UserId,
