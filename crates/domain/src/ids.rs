@@ -106,12 +106,14 @@ id_type!(
 pub struct Ticket(uuid::Uuid);
 
 impl Ticket {
-    /// A new ticket for a reservation made at `now`.
+    /// A new ticket for a reservation made at `now`: a UUIDv7 — the millisecond first, so
+    /// tickets written together sit together in the ticket index, then 74 random bits from the
+    /// thread's CSPRNG (`rand`'s ChaCha, seeded by the OS), so a ticket cannot be guessed. Not
+    /// `Uuid::new_v7`: it asks the kernel for randomness on every call, a system call per order.
     pub fn new(now: jiff::Timestamp) -> Self {
-        let secs = u64::try_from(now.as_second()).unwrap_or(0);
-        let nanos = u32::try_from(now.subsec_nanosecond()).unwrap_or(0);
-        let ts = uuid::Timestamp::from_unix(uuid::NoContext, secs, nanos);
-        Ticket(uuid::Uuid::new_v7(ts))
+        let millis = u64::try_from(now.as_millisecond()).unwrap_or(0);
+        let random: [u8; 10] = rand::random();
+        Ticket(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
     }
 
     /// The UUID, for storing.
@@ -159,5 +161,16 @@ mod tests {
         assert!(a < b);
         assert_eq!(a.to_string().parse::<Ticket>(), Ok(a));
         assert!("not-a-ticket".parse::<Ticket>().is_err());
+    }
+
+    #[test]
+    fn tickets_of_one_millisecond_are_version_7_and_differ() {
+        let now = jiff::Timestamp::from_millisecond(1_700_000_000_123).unwrap_or_default();
+        let tickets: std::collections::HashSet<Ticket> = (0..1000).map(|_| Ticket::new(now)).collect();
+        assert_eq!(tickets.len(), 1000);
+        for t in &tickets {
+            assert_eq!(t.as_uuid().get_version_num(), 7);
+            assert_eq!(t.as_uuid().get_timestamp().map(|ts| ts.to_unix()), Some((1_700_000_000, 123_000_000)));
+        }
     }
 }

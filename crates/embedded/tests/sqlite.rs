@@ -14,7 +14,15 @@ async fn reopening_the_file_keeps_the_data_and_runs_no_migration_twice() {
 
     let first = std::sync::Arc::new(SqliteRecords::open(SqliteOptions::new(&path, time_zone())).await.unwrap());
     let applied = first.applied_migrations().await.unwrap();
-    assert_eq!(applied, [(1, "schema".to_owned()), (2, "search".to_owned()), (3, "lighter order indexes".to_owned())]);
+    assert_eq!(
+        applied,
+        [
+            (1, "schema".to_owned()),
+            (2, "search".to_owned()),
+            (3, "lighter order indexes".to_owned()),
+            (4, "order checks without lists".to_owned()),
+        ]
+    );
     let records = first.records();
     let alice = NewUser::parse("alice", "correct horse", None, None, None).unwrap();
     let user = records.accounts.create_user(&alice, "h", now).await.unwrap();

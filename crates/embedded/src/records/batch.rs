@@ -129,6 +129,14 @@ pub(crate) fn open(options: &SqliteOptions) -> DbResult<Connection> {
     Ok(conn)
 }
 
+/// One order of a batch. Its CHECK constraints must stay free of `IN` lists of three or more
+/// values: SQLite would build an in-memory table for each list at every execution (migration
+/// 0004; `tests::writing_an_order_builds_no_temporary_table` keeps it so).
+pub(crate) const INSERT_ORDER: &str = "INSERT INTO orders (ticket, activity_id, sku_id, user_id, quantity, \
+     unit_price_cents, amount_cents, idempotency_key, status, pay_type, address_contact, address_phone, address_text, \
+     created_at, pay_deadline, updated_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending_payment', ?9, ?10, ?11, ?12, ?13, ?14, ?13)";
+
 /// One `BEGIN IMMEDIATE` transaction, one commit (one fsync) for the batch: each draft's
 /// address must be a live address of its own user (and is copied into the order); `sold` is
 /// raised once per SKU, guarded by `sold + n <= stock` with the schema's `CHECK (sold <=
@@ -202,12 +210,7 @@ fn write_batch(conn: &mut Connection, drafts: &[OrderDraft]) -> DbResult<BatchAn
 
     // 3. The orders: the draft, its address, and the id SQLite gives the row.
     {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO orders (ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents, \
-             idempotency_key, status, pay_type, address_contact, address_phone, address_text, created_at, \
-             pay_deadline, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending_payment', ?9, ?10, ?11, ?12, ?13, ?14, ?13)",
-        )?;
+        let mut insert = tx.prepare_cached(INSERT_ORDER)?;
         for (i, d) in drafts.iter().enumerate() {
             if answers[i].is_some() {
                 continue;

@@ -4,7 +4,7 @@
 
 use seckill_domain::activity::{Activity, NewActivity, NewActivitySku, PurchaseRules};
 use seckill_domain::catalog::{NewProduct, Product, ProductInput, SkuInput};
-use seckill_domain::ids::{AddressId, UserId};
+use seckill_domain::ids::{AddressId, OrderId, UserId};
 use seckill_domain::money::Money;
 use seckill_domain::rejection::Rejection;
 use seckill_domain::slot::NewTimeSlot;
@@ -345,4 +345,93 @@ async fn a_batch_with_someone_elses_address_refuses_only_that_draft() {
     assert_eq!(&db.order(first.id).await.unwrap(), first);
     assert_eq!(&db.order(third.id).await.unwrap(), third);
     assert_eq!(db.activity(activity.id).await.unwrap().skus[0].sold, 2);
+}
+
+#[tokio::test]
+async fn writing_an_order_builds_no_temporary_table() {
+    // A CHECK with `IN ('a', 'b', 'c')` makes SQLite build an in-memory table per execution.
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Normal).await;
+    let plan: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN {}", batch::INSERT_ORDER)))
+        .fetch_all(&db.reader)
+        .await
+        .unwrap();
+    let opcodes: Vec<String> = plan.into_iter().map(|(_, op)| op).collect();
+    assert!(opcodes.iter().any(|op| op == "Insert"), "{opcodes:?}");
+    assert!(!opcodes.iter().any(|op| op == "OpenEphemeral"), "{opcodes:?}");
+}
+
+#[tokio::test]
+async fn orders_written_before_the_checks_were_rewritten_keep_their_ids_and_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::new(dir.path().join("seckill.db"), TimeZone::get("Asia/Shanghai").unwrap());
+    let old = SqlitePoolOptions::new().max_connections(1).connect_with(options.connect_options(true)).await.unwrap();
+    MIGRATOR.run_to(3, &old).await.unwrap();
+    let created = now().as_millisecond();
+    let deadline = created + 900_000;
+    let order = |id: i64, status: &str, extra: &str, values: &str| {
+        format!(
+            "INSERT INTO orders (id, ticket, activity_id, sku_id, user_id, quantity, unit_price_cents,
+                 amount_cents, status, address_contact, address_phone, address_text, idempotency_key,
+                 created_at, pay_deadline, updated_at{extra})
+             VALUES ({id}, '00000000-0000-7000-8000-{id:012}', 1, 1, 1, 1, 9900, 9900, '{status}', 'Alice', '13800000000',
+                 'Shanghai', 'key-{id}', {created}, {deadline}, {created}{values})"
+        )
+    };
+    for statement in [
+        format!("INSERT INTO users (id, username, username_key, password_hash, level, created_at) VALUES (1, 'alice', 'alice', 'h', 0, {created})"),
+        format!("INSERT INTO products (id, name, created_at, updated_at) VALUES (1, 'Phone', {created}, {created})"),
+        format!("INSERT INTO skus (id, product_id, name, price_cents, stock, created_at, updated_at) VALUES (1, 1, 'black', 19900, 500, {created}, {created})"),
+        format!("INSERT INTO activities (id, name, product_id, starts_at, ends_at, total_limit, single_limit, pay_timeout_secs, created_at, updated_at)
+                 VALUES (1, 'sale', 1, {created}, {}, 5, 1, 900, {created}, {created})", created + 86_400_000),
+        "INSERT INTO activity_skus (activity_id, sku_id, position, seckill_price_cents, stock, sold) VALUES (1, 1, 0, 9900, 10, 2)".to_owned(),
+        order(1, "pending_payment", "", ""),
+        order(2, "paid", ", paid_at", &format!(", {created}")),
+        order(3, "cancelled", ", closed_at, cancel_reason", &format!(", {created}, 'timeout'")),
+        format!("INSERT INTO payments (order_id, amount_cents, status, provider, created_at, updated_at) VALUES (2, 9900, 'succeeded', 'mock', {created}, {created})"),
+        format!("INSERT INTO stock_returns (order_id, activity_id, sku_id, user_id, quantity, created_at) VALUES (3, 1, 1, 1, 1, {created})"),
+        // Ids up to 7 were handed out once (AUTOINCREMENT must never hand them out again).
+        "UPDATE sqlite_sequence SET seq = 7 WHERE name = 'orders'".to_owned(),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement.as_str())).execute(&old).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    old.close().await;
+
+    let db = SqliteRecords::open(options).await.unwrap();
+    let mut statuses = Vec::new();
+    for id in 1..=3 {
+        let o = db.order(OrderId::from_raw(id)).await.unwrap();
+        statuses.push((o.id.get(), o.status.as_str(), o.address.contact));
+    }
+    assert_eq!(
+        statuses,
+        [(1, "pending_payment", "Alice".into()), (2, "paid", "Alice".into()), (3, "cancelled", "Alice".into())]
+    );
+    // The payment and the stock return still point at their orders, and foreign keys are on.
+    let (fk_on,): (i64,) = sqlx::query_as("PRAGMA foreign_keys").fetch_one(&db.writer).await.unwrap();
+    assert_eq!(fk_on, 1);
+    let dangling: Vec<(String, i64, String, i64)> =
+        sqlx::query_as("PRAGMA foreign_key_check").fetch_all(&db.writer).await.unwrap();
+    assert!(dangling.is_empty(), "{dangling:?}");
+    let (references,): (i64,) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM payments JOIN orders ON orders.id = payments.order_id)
+              + (SELECT count(*) FROM stock_returns JOIN orders ON orders.id = stock_returns.order_id)",
+    )
+    .fetch_one(&db.reader)
+    .await
+    .unwrap();
+    assert_eq!(references, 2);
+    // The rewritten checks refuse what the old ones refused.
+    let bogus = sqlx::query(sqlx::AssertSqlSafe(order(20, "lost", "", ""))).execute(&db.writer).await;
+    assert!(bogus.is_err(), "an unknown status was stored");
+    let unpaid = sqlx::query(sqlx::AssertSqlSafe(order(21, "shipped", ", shipped_at", &format!(", {created}"))))
+        .execute(&db.writer)
+        .await;
+    assert!(unpaid.is_err(), "a shipped order without paid_at was stored");
+    // The next order continues after every id ever handed out.
+    let buyer = UserId::from_raw(1);
+    let home = db.add_address(buyer, &new_address("alice", None), now()).await.unwrap().id;
+    let activity = db.activity(seckill_domain::ids::ActivityId::from_raw(1)).await.unwrap();
+    let written = db.write_orders(&[draft(&activity, buyer, home, "next".into())]).await.unwrap();
+    assert_eq!(written[0].as_ref().unwrap().id.get(), 8);
 }
