@@ -97,6 +97,7 @@ async fn every_connection_runs_wal_with_foreign_keys_and_a_busy_timeout() {
     assert_eq!(pragma("foreign_keys"), rusqlite::types::Value::Integer(1));
     assert_eq!(pragma("busy_timeout"), rusqlite::types::Value::Integer(5_000));
     assert_eq!(pragma("synchronous"), rusqlite::types::Value::Integer(2), "FULL");
+    assert_eq!(pragma("cache_size"), rusqlite::types::Value::Integer(-i64::from(options::WRITER_CACHE_KIB)));
     drop(batch);
     db.close().await;
 
