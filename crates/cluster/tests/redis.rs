@@ -341,10 +341,20 @@ async fn consumers_write_the_stream_into_the_records_and_reconcile_counts_what_i
     let figures: Vec<(Figure, i64, i64)> = report.drifts.iter().map(|d| (d.figure, d.redis, d.expected)).collect();
     assert_eq!(figures, vec![(Figure::Left(sku), 42, 7), (Figure::Bought(bob.0), 9, 1)]);
     assert!(report.drift_remains());
+    let epoch = |mut conn: RedisConn| async move {
+        let e: i64 = conn.hget(&Keys::of(rig.activity.id).meta, "epoch").await.unwrap();
+        e
+    };
+    let before = epoch(rig.conn.clone()).await;
     let repaired = rig.reconcile(true).await;
     assert!(repaired.drifts.iter().all(|d| d.repaired) && !repaired.drift_remains());
     assert!(rig.reconcile(false).await.drifts.is_empty());
     assert_eq!(rig.gate.units_taken(rig.activity.id, sku).await.unwrap(), Some(3));
+    // A repair may give units back, so it moves the epoch (sold-out leases and local views
+    // rely on units never coming back within one), and the local view takes the repaired figure.
+    assert!(epoch(rig.conn.clone()).await > before);
+    rig.gate.refresh().await.unwrap();
+    assert_eq!(rig.gate.remaining(rig.activity.id, sku), Some(7));
 
     stop.cancel();
     running.await.unwrap();

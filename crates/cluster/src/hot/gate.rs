@@ -9,8 +9,8 @@
 //! activity (it is then loaded again from the records by the next preheat step).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::{RedisConn, unavailable};
-use super::scripts::{ACK, EVENTS, Keys, LOAD, RELEASE, RESERVE, STREAMS};
+use super::scripts::{ACK, EVENTS, Keys, LOAD, RELEASE, RESERVE, STREAMS, VIEW};
 use super::wire::{WireDraft, load_argument};
 
 /// How often the local view is compared with Redis.
@@ -68,8 +68,29 @@ const KEEP_ENDED_SECS: i64 = 7 * 24 * 3600;
 #[derive(Debug)]
 struct LocalSku {
     sku_id: SkuId,
-    /// Units left as last seen (may be below 0 after an operator lowered the stock).
+    /// Units left as last seen (may be below 0 after an operator lowered the stock). Read
+    /// without a lock; written only through [`LocalSku::observe`].
     left: AtomicI64,
+    /// The epoch `left` was read in; taken to apply a value, so two values never cross.
+    epoch: Mutex<i64>,
+}
+
+impl LocalSku {
+    fn new(sku_id: SkuId, epoch: i64, left: i64) -> Self {
+        LocalSku { sku_id, left: AtomicI64::new(left), epoch: Mutex::new(epoch) }
+    }
+
+    /// Takes `left`, read in `epoch`, if it is newer than what this view holds: a later epoch,
+    /// or the same epoch and fewer units (within an epoch units only go down — see "A local
+    /// view that never goes back" in `scripts`). Values arrive out of order from replies,
+    /// acknowledgements, refreshes and events; an older one is dropped.
+    fn observe(&self, epoch: i64, left: i64) {
+        let mut seen = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
+        if epoch > *seen || (epoch == *seen && left < self.left.load(Ordering::Acquire)) {
+            *seen = epoch;
+            self.left.store(left, Ordering::Release);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -87,11 +108,18 @@ impl LocalAct {
         self.skus.load().iter().find(|s| s.sku_id == id).cloned()
     }
 
-    fn set_left(&self, id: SkuId, left: i64) {
+    fn observe(&self, id: SkuId, epoch: i64, left: i64) {
         if let Some(s) = self.sku(id) {
-            s.left.store(left, Ordering::Release);
+            s.observe(epoch, left);
         }
     }
+}
+
+/// What [`VIEW`] read of one activity.
+struct RedisView {
+    epoch: i64,
+    left: HashMap<i64, i64>,
+    reserved: usize,
 }
 
 /// The hot state in Redis (standalone or Cluster), with this instance's local view of it.
@@ -108,8 +136,17 @@ pub struct RedisStockGate {
     instance: String,
 }
 
+/// A reply of the reserve script: its code, the second element as a number (units left) or as
+/// text (a replayed ticket), and the epoch the units left were read in.
+struct ReserveReply {
+    code: i64,
+    number: Option<i64>,
+    text: Option<String>,
+    epoch: Option<i64>,
+}
+
 /// What a reply of the reserve script means.
-fn parse_reserve(reply: &[redis::Value]) -> Result<(i64, Option<i64>, Option<String>), StoreError> {
+fn parse_reserve(reply: &[redis::Value]) -> Result<ReserveReply, StoreError> {
     let code: i64 = reply
         .first()
         .and_then(|v| redis::from_redis_value_ref::<i64>(v).ok())
@@ -117,7 +154,8 @@ fn parse_reserve(reply: &[redis::Value]) -> Result<(i64, Option<i64>, Option<Str
     let second = reply.get(1);
     let number = second.and_then(|v| redis::from_redis_value_ref::<i64>(v).ok());
     let text = second.and_then(|v| redis::from_redis_value_ref::<String>(v).ok());
-    Ok((code, number, text))
+    let epoch = reply.get(2).and_then(|v| redis::from_redis_value_ref::<i64>(v).ok());
+    Ok(ReserveReply { code, number, text, epoch })
 }
 
 impl RedisStockGate {
@@ -164,8 +202,10 @@ impl RedisStockGate {
             };
             let left: Vec<(i64, i64)> =
                 parts.get(1).and_then(|v| redis::from_redis_value_ref::<Vec<(i64, i64)>>(v).ok()).unwrap_or_default();
-            for (sku, n) in &left {
-                act.set_left(SkuId::from_raw(*sku), *n);
+            if let Ok(number) = epoch.parse::<i64>() {
+                for (sku, n) in &left {
+                    act.observe(SkuId::from_raw(*sku), number, *n);
+                }
             }
             let out = parts.get(2).and_then(|v| redis::from_redis_value_ref::<i64>(v).ok()) == Some(1);
             if !out {
@@ -265,20 +305,15 @@ impl RedisStockGate {
     /// does not have it.
     async fn read(&self, activity: ActivityId, version: i64) -> Result<Option<LocalAct>, StoreError> {
         let keys = Keys::of(activity);
-        let mut conn = self.conn.clone();
-        let (exists, left, reserved): (bool, HashMap<i64, i64>, Vec<i64>) = redis::pipe()
-            .exists(&keys.meta)
-            .hgetall(&keys.left)
-            .smembers(&keys.reserved)
-            .query_async(&mut conn)
-            .await
-            .map_err(unavailable)?;
-        if !exists {
+        let Some(view) = self.view(&keys).await? else {
             return Ok(None);
-        }
-        let mut skus: Vec<Arc<LocalSku>> = left
+        };
+        let mut conn = self.conn.clone();
+        let reserved: Vec<i64> = conn.smembers(&keys.reserved).await.map_err(unavailable)?;
+        let mut skus: Vec<Arc<LocalSku>> = view
+            .left
             .into_iter()
-            .map(|(sku, left)| Arc::new(LocalSku { sku_id: SkuId::from_raw(sku), left: AtomicI64::new(left) }))
+            .map(|(sku, left)| Arc::new(LocalSku::new(SkuId::from_raw(sku), view.epoch, left)))
             .collect();
         skus.sort_by_key(|s| s.sku_id);
         Ok(Some(LocalAct {
@@ -290,28 +325,47 @@ impl RedisStockGate {
         }))
     }
 
+    /// An activity's epoch, units left and number of reservations, read atomically ([`VIEW`]);
+    /// `None` if Redis does not hold the activity.
+    async fn view(&self, keys: &Keys) -> Result<Option<RedisView>, StoreError> {
+        let mut conn = self.conn.clone();
+        let reply: redis::Value = VIEW
+            .key(&keys.meta)
+            .key(&keys.left)
+            .key(&keys.reserved)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let redis::Value::Array(parts) = reply else {
+            return Err(StoreError::Unavailable("redis: unexpected reply of the view script".into()));
+        };
+        if parts.len() == 1 {
+            return Ok(None);
+        }
+        let bad = || StoreError::Unavailable("redis: unreadable reply of the view script".into());
+        let epoch = parts.first().and_then(|v| redis::from_redis_value_ref::<String>(v).ok()).ok_or_else(bad)?;
+        let epoch = epoch.parse::<i64>().map_err(|_| bad())?;
+        let left =
+            parts.get(1).and_then(|v| redis::from_redis_value_ref::<HashMap<i64, i64>>(v).ok()).ok_or_else(bad)?;
+        let reserved = parts.get(2).and_then(|v| redis::from_redis_value_ref::<usize>(v).ok()).ok_or_else(bad)?;
+        Ok(Some(RedisView { epoch, left, reserved }))
+    }
+
     /// Brings the local view of every loaded activity in step with Redis (see the module docs).
     pub async fn refresh(&self) -> Result<(), StoreError> {
         let acts: Vec<(ActivityId, Arc<LocalAct>)> =
             self.activities.load().iter().map(|(id, a)| (*id, a.clone())).collect();
         for (id, act) in acts {
-            let mut conn = self.conn.clone();
-            let (exists, left, reserved): (bool, HashMap<i64, i64>, usize) = redis::pipe()
-                .exists(&act.keys.meta)
-                .hgetall(&act.keys.left)
-                .scard(&act.keys.reserved)
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            if !exists {
+            let Some(view) = self.view(&act.keys).await? else {
                 tracing::warn!(activity_id = %id, "the hot state of a loaded activity is gone from redis; loading it again");
                 self.forget_locally(id);
                 continue;
+            };
+            for (sku, n) in view.left {
+                act.observe(SkuId::from_raw(sku), view.epoch, n);
             }
-            for (sku, n) in left {
-                act.set_left(SkuId::from_raw(sku), n);
-            }
-            if reserved != act.reserved.len() {
+            let mut conn = self.conn.clone();
+            if view.reserved != act.reserved.len() {
                 let users: Vec<i64> = conn.smembers(&act.keys.reserved).await.map_err(unavailable)?;
                 for u in users {
                     act.reserved.insert(UserId::from_raw(u));
@@ -334,17 +388,19 @@ impl RedisStockGate {
         }
     }
 
-    /// Applies an event another instance published (`left A S N`, `reserved A U`); anything
-    /// else is ignored.
+    /// Applies an event another instance published (`left A S N E`: SKU S of activity A has N
+    /// units left as of epoch E; `reserved A U`); anything else is ignored — also `left A S N`
+    /// without an epoch, from an instance of an earlier release, which the next refresh covers.
     pub fn apply_event(&self, event: &str) {
         let mut parts = event.split(' ');
         let num = |p: Option<&str>| p.and_then(|s| s.parse::<i64>().ok());
         match parts.next() {
             Some("left") => {
-                if let (Some(a), Some(s), Some(n)) = (num(parts.next()), num(parts.next()), num(parts.next()))
+                if let (Some(a), Some(s), Some(n), Some(e)) =
+                    (num(parts.next()), num(parts.next()), num(parts.next()), num(parts.next()))
                     && let Some(act) = self.act(ActivityId::from_raw(a))
                 {
-                    act.set_left(SkuId::from_raw(s), n);
+                    act.observe(SkuId::from_raw(s), e, n);
                 }
             }
             Some("reserved") => {
@@ -468,17 +524,17 @@ impl StockGate for RedisStockGate {
         let mut held_back = 0;
         let reply = loop {
             let reply = self.run_reserve(&act, draft, total_limit).await?;
-            if parse_reserve(&reply)?.0 != 5 || held_back == HELD_BACK_RETRIES {
+            if parse_reserve(&reply)?.code != 5 || held_back == HELD_BACK_RETRIES {
                 break reply;
             }
             held_back += 1;
             tokio::time::sleep(ACK_EVERY / 2).await;
         };
-        let (code, number, text) = parse_reserve(&reply)?;
-        if let Some(left) = number
+        let ReserveReply { code, number, text, epoch } = parse_reserve(&reply)?;
+        if let (Some(left), Some(epoch)) = (number, epoch)
             && code != 2
         {
-            sku.left.store(left, Ordering::Release);
+            sku.observe(epoch, left);
         }
         Ok(match code {
             1 => Ok(Hold::New(draft.ticket)),
@@ -521,12 +577,12 @@ impl StockGate for RedisStockGate {
             .await
             .map_err(unavailable)?;
         match reply.as_slice() {
-            [1, left] => {
+            [1, left, epoch] => {
                 if let Some(act) = self.act(ret.activity_id) {
-                    act.set_left(ret.sku_id, *left);
+                    act.observe(ret.sku_id, *epoch, *left);
                 }
                 // Every instance lifts its sold-out flag now, not at its next refresh.
-                self.publish(format!("left {} {} {left}", ret.activity_id.get(), ret.sku_id.get())).await;
+                self.publish(format!("left {} {} {left} {epoch}", ret.activity_id.get(), ret.sku_id.get())).await;
                 Ok(true)
             }
             _ => Ok(false),
@@ -592,6 +648,36 @@ impl StockGate for RedisStockGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_local_view_takes_only_newer_values_whatever_order_they_arrive_in() {
+        let sku = LocalSku::new(SkuId::from_raw(1), 10, 5);
+        let left = || sku.left.load(Ordering::Acquire);
+        // Same epoch: only fewer units are newer (a reply read before the last win is older).
+        sku.observe(10, 7);
+        assert_eq!(left(), 5);
+        sku.observe(10, 3);
+        assert_eq!(left(), 3);
+        // A later epoch wins even with more units (a give-back); an earlier one never does.
+        sku.observe(11, 4);
+        assert_eq!(left(), 4);
+        sku.observe(10, 0);
+        assert_eq!(left(), 4);
+        // Replies racing from many tasks end on the newest value.
+        let sku = Arc::new(LocalSku::new(SkuId::from_raw(1), 0, 100));
+        std::thread::scope(|scope| {
+            for t in 0..4_i64 {
+                let sku = sku.clone();
+                scope.spawn(move || {
+                    for i in (0..100_i64).rev() {
+                        sku.observe(1 + (i + t) % 3, i);
+                    }
+                });
+            }
+        });
+        assert_eq!(sku.left.load(Ordering::Acquire), 0);
+        assert_eq!(*sku.epoch.lock().unwrap(), 3);
+    }
 
     #[test]
     fn winning_keys_are_read_by_user_and_keys_may_hold_colons() {

@@ -71,7 +71,10 @@ impl Report {
     }
 }
 
-/// Sets `field` of `KEYS[1]` to `ARGV[3]` only if it still holds `ARGV[2]` (`""`: absent).
+/// Sets `field` of `KEYS[1]` to `ARGV[3]` only if it still holds `ARGV[2]` (`""`: absent), and
+/// moves the epoch in `KEYS[2]` (the activity's meta): a repair may give units back, and units
+/// never come back within one epoch (sold-out leases and the instances' local views rely on it,
+/// see `scripts`).
 static SET_IF: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -82,6 +85,7 @@ if tonumber(ARGV[3]) == 0 and KEYS[1]:sub(-7) == ':bought' then
 else
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 end
+redis.call('HINCRBY', KEYS[2], 'epoch', 1)
 return 1
 "#,
     )
@@ -163,6 +167,7 @@ pub async fn reconcile(
                 };
                 let set: i64 = SET_IF
                     .key(key)
+                    .key(&keys.meta)
                     .arg(field)
                     .arg(found.map(|v| v.to_string()).unwrap_or_default())
                     .arg(expected)

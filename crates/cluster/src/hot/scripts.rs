@@ -27,6 +27,15 @@
 //! retry in a moment) while any unexpired sold-out lease is at an older epoch — until that
 //! instance acknowledges the new epoch (within 100 ms) or its lease runs out.
 //!
+//! **A local view that never goes back.** Instances keep the units left of each SKU in memory
+//! and learn new values from several places at once — replies of [`RESERVE`] and [`RELEASE`],
+//! the acknowledgements, a periodic [`VIEW`], other instances' events — which may arrive out of
+//! order. Every value comes with the epoch it was read in, and within one epoch units left only
+//! go down (anything that raises them — a give-back, a reload, a stock change, a repair by
+//! `seckill reconcile` — moves the epoch in the same atomic step). So a value is newer than
+//! another if its epoch is higher, or its epoch is the same and it is lower; an instance applies
+//! only newer values.
+//!
 //! Scripts are sent by SHA (`EVALSHA`) and loaded again when a server answers `NOSCRIPT` (after
 //! a restart or a failover), by `redis::Script`.
 
@@ -169,10 +178,10 @@ return 2
 ///
 /// Replays a known key; else checks the user's units against the limit, then the stock; then
 /// takes both, remembers the ticket (and key) and appends the draft to the stream — no hold
-/// without its order message. Returns `{1, left}` new hold, `{2, ticket}` replay, `{3, left}`
-/// over the limit, `{4, left}` sold out, `{5, left}` a win held back for a moment (an
-/// instance's sold-out lease is behind the epoch), `{-1}` unknown SKU, `{-2}` activity not
-/// loaded.
+/// without its order message. Returns `{1, left, epoch}` new hold, `{2, ticket}` replay,
+/// `{3, left, epoch}` over the limit, `{4, left, epoch}` sold out, `{5, left, epoch}` a win held
+/// back for a moment (an instance's sold-out lease is behind the epoch), `{-1}` unknown SKU,
+/// `{-2}` activity not loaded.
 pub static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -188,16 +197,16 @@ if not left then return {-1} end
 left = tonumber(left)
 local qty = tonumber(ARGV[3])
 local bought = tonumber(redis.call('HGET', KEYS[3], ARGV[2]) or '0')
-if bought + qty > tonumber(ARGV[4]) then return {3, left} end
-if left < qty then return {4, left} end
 local epoch = tonumber(redis.call('HGET', KEYS[1], 'epoch') or '0')
+if bought + qty > tonumber(ARGV[4]) then return {3, left, epoch} end
+if left < qty then return {4, left, epoch} end
 local acks = redis.call('HGETALL', KEYS[7])
 if #acks > 0 then
   local t = redis.call('TIME')
   local now = t[1] * 1000 + math.floor(t[2] / 1000)
   for i = 2, #acks, 2 do
     local e, exp, out = string.match(acks[i], '^(%d+):(%d+):(%d)$')
-    if e and out == '1' and tonumber(exp) > now and tonumber(e) < epoch then return {5, left} end
+    if e and out == '1' and tonumber(exp) > now and tonumber(e) < epoch then return {5, left, epoch} end
   end
 end
 left = redis.call('HINCRBY', KEYS[2], ARGV[1], -qty)
@@ -205,7 +214,7 @@ redis.call('HINCRBY', KEYS[3], ARGV[2], qty)
 redis.call('HSET', KEYS[4], ARGV[6], qty)
 if field ~= '' then redis.call('HSET', KEYS[5], field, ARGV[6], 't:' .. ARGV[6], field) end
 redis.call('XADD', KEYS[6], '*', 'd', ARGV[7])
-return {1, left}
+return {1, left, epoch}
 "#,
     )
 });
@@ -215,7 +224,8 @@ return {1, left}
 /// KEYS: meta, left, bought, held, idem. ARGV: sku, user, ticket, reason (`cancelled`: the key
 /// keeps answering with the order; `unwritten`: no order exists, the key is forgotten).
 ///
-/// Returns `{1, left}` when this call gave the units back, `{0}` when the ticket holds nothing
+/// Returns `{1, left, epoch}` when this call gave the units back (the epoch it moved to), `{0}`
+/// when the ticket holds nothing
 /// (given back already, never held, or the activity is not loaded — then the records are the
 /// whole truth).
 pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
@@ -227,13 +237,28 @@ if not qty then return {0} end
 qty = tonumber(qty)
 redis.call('HDEL', KEYS[4], ARGV[3])
 local left = redis.call('HINCRBY', KEYS[2], ARGV[1], qty)
-redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+local epoch = redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 if redis.call('HINCRBY', KEYS[3], ARGV[2], -qty) <= 0 then redis.call('HDEL', KEYS[3], ARGV[2]) end
 if ARGV[4] == 'unwritten' then
   local field = redis.call('HGET', KEYS[5], 't:' .. ARGV[3])
   if field then redis.call('HDEL', KEYS[5], field, 't:' .. ARGV[3]) end
 end
-return {1, left}
+return {1, left, epoch}
+"#,
+    )
+});
+
+/// An instance's periodic look at an activity: the epoch and the units left read in one atomic
+/// step (see "A local view that never goes back" above), and how many users reserved.
+///
+/// KEYS: meta, left, reserved. Returns `{-1}` if the activity is not loaded, else
+/// `{epoch, {sku, left, …}, reserved}`.
+pub static VIEW: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local epoch = redis.call('HGET', KEYS[1], 'epoch') or '0'
+return {epoch, redis.call('HGETALL', KEYS[2]), redis.call('SCARD', KEYS[3])}
 "#,
     )
 });
