@@ -364,8 +364,8 @@ impl RedisStockGate {
             for (sku, n) in view.left {
                 act.observe(SkuId::from_raw(sku), view.epoch, n);
             }
-            let mut conn = self.conn.clone();
             if view.reserved != act.reserved.len() {
+                let mut conn = self.conn.clone();
                 let users: Vec<i64> = conn.smembers(&act.keys.reserved).await.map_err(unavailable)?;
                 for u in users {
                     act.reserved.insert(UserId::from_raw(u));
