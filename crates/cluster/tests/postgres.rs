@@ -32,7 +32,7 @@ async fn migrations_apply_once_and_reconnecting_keeps_the_data() {
     let options = || PgOptions::new(database.url(), TimeZone::UTC);
     let first = Arc::new(PgRecords::connect(options()).await.unwrap());
     let applied = first.applied_migrations().await.unwrap();
-    assert_eq!(applied, [(1, "schema".to_owned()), (2, "search".to_owned())]);
+    assert_eq!(applied, [(1, "schema".to_owned()), (2, "search".to_owned()), (3, "lighter order indexes".to_owned())]);
     let alice = NewUser::parse("alice", "correct horse", None, None, None).unwrap();
     let user = first.records().accounts.create_user(&alice, "h", now()).await.unwrap();
     first.close().await;
@@ -255,6 +255,72 @@ async fn a_substring_search_is_answered_from_the_trigram_index() {
     .unwrap();
     let plan = plan.join("\n");
     assert!(plan.contains("product_search_trigrams"), "{plan}");
+}
+
+#[tokio::test]
+async fn orders_written_before_the_order_indexes_were_merged_keep_the_idempotency_rule() {
+    let database = empty_database().await;
+    let old = PgPool::connect(database.url()).await.unwrap();
+    MIGRATOR.run_to(2, &old).await.unwrap();
+    let order = |ticket: u32, key: &str, created: i64| {
+        format!(
+            "INSERT INTO orders (ticket, activity_id, sku_id, user_id, quantity, unit_price_cents, amount_cents,
+                 address_contact, address_phone, address_text, idempotency_key, created_at, pay_deadline, updated_at)
+             VALUES ('00000000-0000-7000-8000-{ticket:012}', 1, 1, 1, 1, 9900, 9900, 'Alice', '13800000000',
+                 'Shanghai', {key}, {created}, {created} + 900000, {created})"
+        )
+    };
+    for statement in [
+        "INSERT INTO users (username, username_key, password_hash, level, created_at) VALUES ('alice', 'alice', 'h', 0, 0)"
+            .to_owned(),
+        "INSERT INTO products (name, created_at, updated_at) VALUES ('Phone', 0, 0)".to_owned(),
+        "INSERT INTO skus (product_id, name, price_cents, stock, created_at, updated_at) VALUES (1, 'black', 19900, 500, 0, 0)"
+            .to_owned(),
+        "INSERT INTO activities (name, product_id, starts_at, ends_at, total_limit, single_limit, pay_timeout_secs,
+             created_at, updated_at) VALUES ('sale', 1, 0, 86400000, 5, 1, 900, 0, 0)"
+            .to_owned(),
+        "INSERT INTO activity_skus (activity_id, sku_id, position, seckill_price_cents, stock, sold) VALUES (1, 1, 0, 9900, 10, 3)"
+            .to_owned(),
+        order(1, "'key-1'", 1_000),
+        order(2, "NULL", 2_000),
+        order(3, "NULL", 3_000),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement.as_str())).execute(&old).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    old.close().await;
+
+    let backend = Arc::new(PgRecords::connect(PgOptions::new(database.url(), TimeZone::UTC)).await.unwrap());
+    let raw = PgPool::connect(database.url()).await.unwrap();
+    let indexes: Vec<String> =
+        sqlx::query_scalar("SELECT indexname FROM pg_indexes WHERE tablename = 'orders' ORDER BY indexname")
+            .fetch_all(&raw)
+            .await
+            .unwrap();
+    assert_eq!(
+        indexes,
+        [
+            "orders_by_activity_status",
+            "orders_by_user_activity_key",
+            "orders_pkey",
+            "orders_ticket_key",
+            "orders_unpaid_by_deadline"
+        ]
+    );
+    // One key of a user in an activity still makes one order; orders without a key never collide.
+    match sqlx::query(sqlx::AssertSqlSafe(order(4, "'key-1'", 4_000))).execute(&raw).await {
+        Err(sqlx::Error::Database(e)) => {
+            assert!(e.is_unique_violation(), "{e}");
+            assert_eq!(e.constraint(), Some("orders_by_user_activity_key"));
+        }
+        other => panic!("a second order under key-1: {other:?}"),
+    }
+    sqlx::query(sqlx::AssertSqlSafe(order(5, "NULL", 5_000))).execute(&raw).await.unwrap();
+    // A user's orders, newest first, through the merged index.
+    let alice = seckill_domain::ids::UserId::from_raw(1);
+    let listed = backend.records().orders.orders_of_user(alice, seckill_store::Page::default()).await.unwrap();
+    let created: Vec<i64> = listed.items.iter().map(|o| o.created_at.as_millisecond()).collect();
+    assert_eq!(created, [5_000, 3_000, 2_000, 1_000]);
+    backend.close().await;
 }
 
 #[tokio::test]

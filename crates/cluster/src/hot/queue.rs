@@ -337,6 +337,8 @@ impl StreamConsumers {
         let mut conn: Option<RedisConn> = None;
         let mut next_claim = Instant::now();
         let mut backoff = Duration::from_millis(50);
+        // The acknowledgement of the batch written last, still on its way (at most one).
+        let mut acking: Option<tokio::task::JoinHandle<()>> = None;
         while !stop.is_cancelled() {
             let c = match &mut conn {
                 Some(c) => c,
@@ -376,7 +378,16 @@ impl StreamConsumers {
                 }
                 continue;
             }
-            self.write(&keys, entries, stop).await;
+            if let Some(settled) = self.write(&keys, entries, stop).await {
+                // The next read goes out now; the acknowledgement follows it (one in flight).
+                if let Some(previous) = acking.take() {
+                    let _ = previous.await;
+                }
+                acking = Some(tokio::spawn(settled.announce_and_acknowledge(self.conn.clone(), keys.orders.clone())));
+            }
+        }
+        if let Some(last) = acking {
+            let _ = last.await;
         }
     }
 
@@ -428,8 +439,10 @@ impl StreamConsumers {
         Ok(reply.claimed.into_iter().map(entry).collect())
     }
 
-    /// Writes a batch until it is written (or `stop`), settles each ticket, then acknowledges.
-    async fn write(&self, keys: &Keys, entries: Vec<Entry>, stop: &CancellationToken) {
+    /// Writes a batch until it is written (or `stop`) and settles each ticket; what is left to
+    /// tell Redis (acknowledge the entries, announce the tickets) is returned for the caller to
+    /// send while it reads the next batch. `None` when nothing is to be acknowledged.
+    async fn write(&self, keys: &Keys, entries: Vec<Entry>, stop: &CancellationToken) -> Option<Written> {
         let mut done: Vec<String> = Vec::with_capacity(entries.len());
         let mut drafts: Vec<OrderDraft> = Vec::with_capacity(entries.len());
         let mut ids: Vec<String> = Vec::with_capacity(entries.len());
@@ -463,7 +476,7 @@ impl StreamConsumers {
                     tracing::warn!(error = %e, batch = drafts.len(), "writing an order batch failed; retrying");
                     if stop.is_cancelled() {
                         // Left pending: claimed and written later.
-                        return;
+                        return None;
                     }
                     pause(stop, &mut backoff).await;
                 }
@@ -494,23 +507,39 @@ impl StreamConsumers {
             done.push(id);
         }
         if done.is_empty() {
-            return;
+            return None;
         }
-        // Requests on other instances waiting for these tickets look them up now.
-        let tickets: Vec<String> = drafts.iter().map(|d| d.ticket.to_string()).collect();
-        if let Err(e) = conn.publish::<_, _, i64>(EVENTS, format!("settled {}", tickets.join(" "))).await {
+        let tickets = drafts.iter().map(|d| d.ticket.to_string()).collect::<Vec<_>>().join(" ");
+        Some(Written { done, tickets })
+    }
+}
+
+/// A written and settled batch that Redis has not heard of yet.
+struct Written {
+    /// Stream entries to acknowledge and delete.
+    done: Vec<String>,
+    /// The batch's tickets, space-separated.
+    tickets: String,
+}
+
+impl Written {
+    /// Announces the tickets to requests waiting on other instances, then acknowledges and
+    /// deletes the entries. Either may fail without harm: a request not told answers `202` after
+    /// its wait; an entry not acknowledged is read again, and the records answer its ticket
+    /// without writing it twice.
+    async fn announce_and_acknowledge(self, mut conn: RedisConn, stream: String) {
+        if let Err(e) = conn.publish::<_, _, i64>(EVENTS, format!("settled {}", self.tickets)).await {
             tracing::debug!(error = %e, "could not announce settled tickets; their requests answer 202 after the wait");
         }
         let acked: redis::RedisResult<()> = redis::pipe()
-            .xack(&keys.orders, GROUP, &done)
+            .xack(&stream, GROUP, &self.done)
             .ignore()
-            .xdel(&keys.orders, &done)
+            .xdel(&stream, &self.done)
             .ignore()
             .query_async(&mut conn)
             .await;
         if let Err(e) = acked {
-            // Redelivered later: the records answer the written tickets and write nothing twice.
-            tracing::warn!(error = %e, stream = %keys.orders, "acknowledging order messages failed");
+            tracing::warn!(error = %e, %stream, "acknowledging order messages failed");
         }
     }
 }
