@@ -213,16 +213,19 @@ impl PgRecords {
             let skus: Vec<i64> = per_sku.keys().map(|(_, s)| *s).collect();
             let units: Vec<i64> = per_sku.values().copied().collect();
             // In key order: concurrent writers (the stream consumers of other instances) take
-            // the same rows in the same order, so they queue instead of deadlocking.
-            sqlx::query(
-                "SELECT 1 FROM activity_skus s JOIN UNNEST($1::bigint[], $2::bigint[]) AS v(activity_id, sku_id)
+            // the same rows in the same order, so they queue instead of deadlocking. One row
+            // (the usual batch: one hot SKU) has no order to keep; the UPDATE locks it.
+            if per_sku.len() > 1 {
+                sqlx::query(
+                    "SELECT 1 FROM activity_skus s JOIN UNNEST($1::bigint[], $2::bigint[]) AS v(activity_id, sku_id)
                      ON s.activity_id = v.activity_id AND s.sku_id = v.sku_id
                  ORDER BY s.activity_id, s.sku_id FOR UPDATE OF s",
-            )
-            .bind(&activities)
-            .bind(&skus)
-            .execute(&mut *tx)
-            .await?;
+                )
+                .bind(&activities)
+                .bind(&skus)
+                .execute(&mut *tx)
+                .await?;
+            }
             let raised: Vec<(i64, i64)> = sqlx::query_as(
                 "UPDATE activity_skus s SET sold = s.sold + v.units
                  FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[]) AS v(activity_id, sku_id, units)
