@@ -154,7 +154,8 @@ mod tests {
             .route("/echo", post(|ApiJson(i): ApiJson<Input>| async move { i.name }))
             .route("/things/{id}", get(|PathId(id): PathId<ActivityId>| async move { id.to_string() }))
             .route("/pages", get(|ApiQuery(p): ApiQuery<Paging>| async move { format!("{:?}", p.page) }));
-        crate::with_body_limit(app)
+        // The server's own layers: its body limit, and JSON for what a layer refuses.
+        crate::finish(app)
     }
 
     async fn send(req: Request<Body>) -> (u16, serde_json::Value) {

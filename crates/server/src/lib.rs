@@ -65,8 +65,6 @@ pub fn app(state: AppState) -> Router {
 
 /// Every route and layer, the admin routes gated by `auth`; [`app`] gives it the state.
 pub(crate) fn routes(auth: auth::Auth) -> Router<AppState> {
-    // Install the process-wide recorder before the first request is counted.
-    let _ = metrics_handle();
     let gate = middleware::from_fn_with_state(auth, auth::require_admin);
     let (routes, _) = openapi::routes(|admin| admin.route_layer(gate)).split_for_parts();
     finish(routes.merge(pages::routes()))
@@ -80,6 +78,9 @@ pub(crate) fn routes(auth: auth::Auth) -> Router<AppState> {
 /// and a request then clones each box and boxes each future on its way in — six layers were a
 /// dozen allocations per request, a tenth of a sold-out answer's cost.
 pub(crate) fn finish<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    // Install the process-wide recorder before the first request is counted: the metrics
+    // layer keeps the handles it registers, and ones made before would count nowhere.
+    let _ = metrics_handle();
     router
         .fallback(|| async { AppError::not_found("route") })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
@@ -92,17 +93,6 @@ pub(crate) fn finish<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rou
                 .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
-}
-
-/// The 64 KiB body limit, answered in the API's JSON shape whether the layer refuses a declared
-/// length or the JSON extractor trips while reading — the part of [`finish`]'s layers the
-/// extractors' tests need.
-#[cfg(test)]
-pub(crate) fn with_body_limit<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
-    router
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-        .layer(middleware::map_response(json_errors))
 }
 
 /// A handler panicked: the cause goes to the log, the client gets the opaque 500.
