@@ -306,3 +306,28 @@ pub fn paged<T>(items: Vec<T>, total: i64, page: seckill_store::Page) -> seckill
         per_page: page.per_page(),
     }
 }
+
+/// The `WHERE` of an order search ([`OrderFilter`](seckill_store::orders::OrderFilter)) with
+/// only the conditions asked for — `activity_id = ?`, `status = ?`, `user_id = ?` — so each can
+/// use its index. The catch-all form `(? IS NULL OR user_id = ?)` made SQLite read every order
+/// for one shopper's list (and PostgreSQL's generic plan likewise): after a big sale, every
+/// "my orders" page scanned the table.
+pub fn push_order_filter<DB>(query: &mut sqlx::QueryBuilder<DB>, filter: &seckill_store::orders::OrderFilter)
+where
+    DB: sqlx::Database,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    &'static str: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+{
+    let mut keyword = " WHERE ";
+    if let Some(activity) = filter.activity_id {
+        query.push(keyword).push("activity_id = ").push_bind(activity.get());
+        keyword = " AND ";
+    }
+    if let Some(status) = filter.status {
+        query.push(keyword).push("status = ").push_bind(status.as_str());
+        keyword = " AND ";
+    }
+    if let Some(user) = filter.user_id {
+        query.push(keyword).push("user_id = ").push_bind(user.get());
+    }
+}

@@ -10,7 +10,7 @@ use seckill_domain::rejection::Rejection;
 use seckill_domain::slot::NewTimeSlot;
 use seckill_domain::{TimeZone, Timestamp};
 use seckill_store::conformance::{new_address, new_user};
-use seckill_store::orders::Orders;
+use seckill_store::orders::{OrderFilter, Orders};
 use seckill_store::rush::OrderDraft;
 use seckill_store::{Accounts, Catalog, Conflict, StoreError};
 
@@ -360,6 +360,31 @@ async fn writing_an_order_builds_no_temporary_table() {
     let opcodes: Vec<String> = plan.into_iter().map(|(_, op)| op).collect();
     assert!(opcodes.iter().any(|op| op == "Insert"), "{opcodes:?}");
     assert!(!opcodes.iter().any(|op| op == "OpenEphemeral"), "{opcodes:?}");
+}
+
+#[tokio::test]
+async fn a_filtered_order_search_reads_through_an_index() {
+    // One shopper's orders, an activity's, an activity's by status: each must be looked up, not
+    // found by reading every order of the shop.
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&dir, Synchronous::Normal).await;
+    let (user, activity) = (Some(UserId::from_raw(7)), Some(seckill_domain::ids::ActivityId::from_raw(3)));
+    let status = Some(seckill_domain::order::OrderStatus::Paid);
+    let filters = [
+        OrderFilter { user_id: user, ..Default::default() },
+        OrderFilter { activity_id: activity, ..Default::default() },
+        OrderFilter { activity_id: activity, status, ..Default::default() },
+        OrderFilter { activity_id: activity, user_id: user, ..Default::default() },
+        OrderFilter { activity_id: activity, status, user_id: user },
+    ];
+    for filter in filters {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("EXPLAIN QUERY PLAN SELECT id FROM orders");
+        rows::push_order_filter(&mut query, &filter);
+        let plan: Vec<(i64, i64, i64, String)> = query.build_query_as().fetch_all(&db.reader).await.unwrap();
+        let steps: Vec<String> = plan.into_iter().map(|(.., step)| step).collect();
+        assert!(steps.iter().any(|s| s.starts_with("SEARCH orders USING")), "{filter:?}: {steps:?}");
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN orders")), "{filter:?}: {steps:?}");
+    }
 }
 
 #[tokio::test]
