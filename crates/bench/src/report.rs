@@ -172,6 +172,32 @@ pub(crate) async fn measure_baseline(plan: &Plan, host: &dyn Host) -> anyhow::Re
 }
 
 /// Everything after the server is up. `baseline` is a baseline measured earlier (the sweep's).
+/// Shoppers are written, their tokens minted and the invariants read through the records and
+/// secret this process opened from its configuration: for `--target` they must be that
+/// server's, or the run would fail late and obscurely. The operator's session the server just
+/// issued must verify with the opened secret and name the opened records' operator.
+async fn same_server(admin: &Admin, target: &Target) -> anyhow::Result<()> {
+    let advice = "run the bench with the server's configuration (the same SECKILL_DATA_DIR, or \
+                  SECKILL_DATABASE_URL and SECKILL_REDIS_URL)";
+    let key = seckill_domain::token::TokenKey::new(&target.opened.secret);
+    let now = jiff::Timestamp::now().as_second();
+    let Ok(claims) = key.verify(admin.token(), seckill_domain::token::Audience::Admin, now) else {
+        anyhow::bail!(
+            "{} signs its sessions with another secret than the records this bench opened: {advice}",
+            target.base_url
+        );
+    };
+    let known = target.opened.records.accounts.admin_credentials(&target.admin_user).await?;
+    if known.is_none_or(|c| c.account.id.get() != claims.subject) {
+        anyhow::bail!(
+            "operator {:?} of {} is not in the records this bench opened: {advice}",
+            target.admin_user,
+            target.base_url
+        );
+    }
+    Ok(())
+}
+
 pub(crate) async fn drive(
     args: &BenchArgs,
     plan: &Plan,
@@ -182,6 +208,9 @@ pub(crate) async fn drive(
 ) -> anyhow::Result<Report> {
     let started_at = jiff::Timestamp::now();
     let admin = Admin::login(&target.base_url, &target.admin_user, &target.admin_password).await?;
+    if plan.placement == Placement::Target {
+        same_server(&admin, target).await?;
+    }
     let endpoint = Endpoint::resolve(admin.base()).await?;
     let tag = crowd::run_tag();
 

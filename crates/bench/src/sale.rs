@@ -139,6 +139,11 @@ impl Admin {
         Ok(Admin { http, base: base.to_owned(), auth: format!("Bearer {token}") })
     }
 
+    /// The operator's session token, as the server issued it.
+    pub(crate) fn token(&self) -> &str {
+        self.auth.strip_prefix("Bearer ").unwrap_or(&self.auth)
+    }
+
     /// The base URL of the server.
     pub(crate) fn base(&self) -> &str {
         &self.base

@@ -366,3 +366,43 @@ async fn reconcile_compares_redis_with_postgres_and_needs_both() {
     let line = run(dir.path(), &["serve"], &gone).failure().to_owned();
     assert!(line.contains("SECKILL_REDIS_URL"), "{line}");
 }
+
+#[tokio::test]
+async fn a_bench_configured_for_other_records_than_its_target_says_so_before_it_starts() {
+    // The server keeps its records in one data dir; the bench is configured with another, so the
+    // shoppers it creates and the invariants it reads would not be the server's.
+    let (served, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    run(served.path(), &["admin", "create", "--username", "ops", "--password", "long passphrase"], &[])
+        .assert_success();
+    let (_server, base) = serve({
+        let mut c = seckill(served.path());
+        c.arg("serve");
+        c
+    });
+    let bench = [
+        "bench",
+        "--target",
+        &base,
+        "--admin-user",
+        "ops",
+        "--admin-password",
+        "long passphrase",
+        "--users",
+        "10",
+        "--duration",
+        "1s",
+        "--quiet",
+    ];
+    let refused = run(other.path(), &bench, &[]);
+    let line = refused.failure();
+    assert!(line.contains("another secret") && line.contains("SECKILL_DATA_DIR"), "{line}");
+
+    // Nothing was set up on the server: no activity was created.
+    let (status, body) = get(&base, "/api/activities").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(0), "{body}");
+
+    // With the server's own configuration the same command gets past the check (and runs).
+    let done = run(served.path(), &bench, &[]);
+    assert!(!done.stderr.iter().any(|l| l.contains("another secret")), "{:?}", done.stderr);
+}
