@@ -307,11 +307,36 @@ pub fn paged<T>(items: Vec<T>, total: i64, page: seckill_store::Page) -> seckill
     }
 }
 
-/// The `WHERE` of an order search ([`OrderFilter`](seckill_store::orders::OrderFilter)) with
-/// only the conditions asked for — `activity_id = ?`, `status = ?`, `user_id = ?` — so each can
-/// use its index. The catch-all form `(? IS NULL OR user_id = ?)` made SQLite read every order
-/// for one shopper's list (and PostgreSQL's generic plan likewise): after a big sale, every
-/// "my orders" page scanned the table.
+/// An order search ([`OrderFilter`](seckill_store::orders::OrderFilter)) as two queries for
+/// either backend: the count of matching orders, and the `columns` of one page of them, newest
+/// first. The `WHERE` holds only the conditions asked for — `activity_id = ?`, `status = ?`,
+/// `user_id = ?` — so each can use its index: the catch-all form `(? IS NULL OR user_id = ?)`
+/// made SQLite read every order for one shopper's list (and PostgreSQL's generic plan
+/// likewise), so after a big sale every "my orders" page scanned the table.
+pub fn order_search<DB>(
+    columns: &str,
+    filter: &seckill_store::orders::OrderFilter,
+    page: seckill_store::Page,
+) -> (sqlx::QueryBuilder<DB>, sqlx::QueryBuilder<DB>)
+where
+    DB: sqlx::Database,
+    <DB as sqlx::Database>::Arguments: Default,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    &'static str: sqlx::Encode<'static, DB> + sqlx::Type<DB>,
+{
+    let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM orders");
+    push_order_filter(&mut count, filter);
+    let mut select = sqlx::QueryBuilder::new(format!("SELECT {columns} FROM orders"));
+    push_order_filter(&mut select, filter);
+    select
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(i64::from(page.per_page()))
+        .push(" OFFSET ")
+        .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
+    (count, select)
+}
+
+/// The `WHERE` of [`order_search`].
 pub fn push_order_filter<DB>(query: &mut sqlx::QueryBuilder<DB>, filter: &seckill_store::orders::OrderFilter)
 where
     DB: sqlx::Database,

@@ -13,12 +13,12 @@ use seckill_domain::order::{CancelReason, Order, OrderMove, OrderStatus};
 use seckill_store::orders::{OrderFilter, PendingReturn};
 use seckill_store::rush::StockReturn;
 use seckill_store::{Conflict, Page, Paged, StoreError};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::SqliteRecords;
 use super::error::{DbResult, corrupt};
 use super::orders::{OrderRow, order_columns};
-use super::rows::{RowResult, count, id, id_list, millis, paged, push_order_filter, timestamp};
+use super::rows::{RowResult, count, id, id_list, millis, order_search, paged, timestamp};
 
 /// The order `id` as `conn` sees it (inside its transaction), `NotFound` if absent or (with `owner`) not that user's.
 async fn locked_order(conn: &mut SqliteConnection, id: OrderId, owner: Option<UserId>) -> DbResult<Order> {
@@ -175,17 +175,9 @@ impl SqliteRecords {
     }
 
     pub(crate) async fn find_orders_inner(&self, filter: &OrderFilter, page: Page) -> DbResult<Paged<Order>> {
+        let (mut count, mut select) = order_search::<Sqlite>(order_columns!(), filter, page);
         let mut tx = self.read().await?;
-        let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM orders");
-        push_order_filter(&mut count, filter);
         let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
-        let mut select = QueryBuilder::<Sqlite>::new(concat!("SELECT ", order_columns!(), " FROM orders"));
-        push_order_filter(&mut select, filter);
-        select
-            .push(" ORDER BY created_at DESC, id DESC LIMIT ")
-            .push_bind(i64::from(page.per_page()))
-            .push(" OFFSET ")
-            .push_bind(i64::try_from(page.offset()).unwrap_or(i64::MAX));
         let rows: Vec<OrderRow> = select.build_query_as().fetch_all(&mut *tx).await?;
         tx.commit().await?;
         let orders = rows.into_iter().map(OrderRow::into_order).collect::<DbResult<Vec<_>>>()?;
