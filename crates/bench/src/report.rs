@@ -171,7 +171,6 @@ pub(crate) async fn measure_baseline(plan: &Plan, host: &dyn Host) -> anyhow::Re
     }
 }
 
-/// Everything after the server is up. `baseline` is a baseline measured earlier (the sweep's).
 /// Shoppers are written, their tokens minted and the invariants read through the records and
 /// secret this process opened from its configuration: for `--target` they must be that
 /// server's, or the run would fail late and obscurely. The operator's session the server just
@@ -198,6 +197,7 @@ async fn same_server(admin: &Admin, target: &Target) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Everything after the server is up. `baseline` is a baseline measured earlier (the sweep's).
 pub(crate) async fn drive(
     args: &BenchArgs,
     plan: &Plan,
