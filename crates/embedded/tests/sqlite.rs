@@ -21,6 +21,7 @@ async fn reopening_the_file_keeps_the_data_and_runs_no_migration_twice() {
             (2, "search".to_owned()),
             (3, "lighter order indexes".to_owned()),
             (4, "order checks without lists".to_owned()),
+            (5, "order lists by time".to_owned()),
         ]
     );
     let records = first.records();

@@ -363,27 +363,47 @@ async fn writing_an_order_builds_no_temporary_table() {
 }
 
 #[tokio::test]
-async fn a_filtered_order_search_reads_through_an_index() {
-    // One shopper's orders, an activity's, an activity's by status: each must be looked up, not
-    // found by reading every order of the shop.
+async fn order_searches_read_through_an_index_in_page_order() {
+    // One shopper's orders, an operator's list of a sale (by status or not), the whole shop's:
+    // each must be looked up, not found by reading every order of the shop — and an operator's
+    // page must come in index order, not from sorting every order of a big sale. Only a
+    // shopper's own few orders are sorted after their lookup.
     let dir = tempfile::tempdir().unwrap();
     let db = open(&dir, Synchronous::Normal).await;
     let (user, activity) = (Some(UserId::from_raw(7)), Some(seckill_domain::ids::ActivityId::from_raw(3)));
     let status = Some(seckill_domain::order::OrderStatus::Paid);
-    let filters = [
-        OrderFilter { user_id: user, ..Default::default() },
-        OrderFilter { activity_id: activity, ..Default::default() },
-        OrderFilter { activity_id: activity, status, ..Default::default() },
-        OrderFilter { activity_id: activity, user_id: user, ..Default::default() },
-        OrderFilter { activity_id: activity, status, user_id: user },
-    ];
-    for filter in filters {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new("EXPLAIN QUERY PLAN SELECT id FROM orders");
-        rows::push_order_filter(&mut query, &filter);
-        let plan: Vec<(i64, i64, i64, String)> = query.build_query_as().fetch_all(&db.reader).await.unwrap();
-        let steps: Vec<String> = plan.into_iter().map(|(.., step)| step).collect();
-        assert!(steps.iter().any(|s| s.starts_with("SEARCH orders USING")), "{filter:?}: {steps:?}");
-        assert!(!steps.iter().any(|s| s.starts_with("SCAN orders")), "{filter:?}: {steps:?}");
+    let page = seckill_store::Page::new(Some(3), Some(20));
+    for user_id in [None, user] {
+        for activity_id in [None, activity] {
+            for status in [None, status] {
+                let filter = OrderFilter { activity_id, status, user_id };
+                let (count, select) = rows::order_search::<sqlx::Sqlite>("id, status", &filter, page);
+                for (what, sql) in [("count", count.sql()), ("page", select.sql())] {
+                    // Unbound parameters are NULL: the plan does not depend on the values.
+                    let explain = format!("EXPLAIN QUERY PLAN {}", sql.as_str());
+                    let plan: Vec<(i64, i64, i64, String)> =
+                        sqlx::query_as(sqlx::AssertSqlSafe(explain)).fetch_all(&db.reader).await.unwrap();
+                    let steps: Vec<String> = plan.into_iter().map(|(.., step)| step).collect();
+                    let context = format!("{what} of {filter:?}: {steps:?}");
+                    // (how the rows are reached, through what): `COVERING` or not depends on the columns.
+                    let (how, through) = match (user_id, activity_id, status) {
+                        (Some(_), ..) => ("SEARCH", "INDEX orders_by_user_activity_key (user_id=?"),
+                        (None, Some(_), Some(_)) => {
+                            ("SEARCH", "INDEX orders_by_activity_status (activity_id=? AND status=?)")
+                        }
+                        (None, Some(_), None) => ("SEARCH", "INDEX orders_by_activity_time (activity_id=?)"),
+                        // The whole shop: the count may take any index, the page walks by time.
+                        (None, None, _) if what == "count" => ("SCAN", ""),
+                        (None, None, _) => ("SCAN", "INDEX orders_by_time"),
+                    };
+                    let reached = |s: &String| s.starts_with(&format!("{how} orders")) && s.contains(through);
+                    assert!(steps.iter().any(reached), "{context}");
+                    if user_id.is_none() {
+                        assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "{context}");
+                    }
+                }
+            }
+        }
     }
 }
 
