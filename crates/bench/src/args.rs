@@ -139,8 +139,9 @@ pub struct BenchArgs {
     pub sweep_sku_users: u32,
 
     /// Run the scenario this many times (each with its own server, shoppers and baseline) and
-    /// report the median and spread of every figure.
-    #[arg(long, default_value_t = 1, value_name = "N", conflicts_with = "sweep")]
+    /// report the median and spread of every figure. With --sweep: this many rounds of every
+    /// point (each round with its own baseline), each point the median of its rounds.
+    #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: u32,
 
     /// Write every figure as JSON.

@@ -406,3 +406,60 @@ async fn a_bench_configured_for_other_records_than_its_target_says_so_before_it_
     let done = run(served.path(), &bench, &[]);
     assert!(!done.stderr.iter().any(|l| l.contains("another secret")), "{:?}", done.stderr);
 }
+
+#[test]
+fn a_repeated_sweep_runs_every_point_once_per_round_and_reports_medians() {
+    // Two rounds of three points (a crowd on one SKU, then one and two SKUs), each point on a
+    // fresh child server, each round with its own hello-world baseline.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("sweep.json");
+    let report_arg = report.to_str().unwrap();
+    let args = [
+        "bench",
+        "--sweep",
+        "--sweep-users",
+        "20",
+        "--sweep-skus",
+        "1,2",
+        "--sweep-sku-users",
+        "20",
+        "--stock",
+        "4",
+        "--repeat",
+        "2",
+        "--baseline",
+        "-c",
+        "4",
+        "--duration",
+        "1s",
+        "--quiet",
+        "--report",
+        report_arg,
+    ];
+    let mut c = seckill(dir.path());
+    c.args(args);
+    // Six runs of about four seconds each (the sale opens a few seconds after its set-up).
+    let done = Running::start(c).finish_within(std::time::Duration::from_secs(180));
+    done.assert_success();
+    assert!(done.stdout().contains("median of 2 rounds"), "{}", done.stdout());
+    let sweep: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(sweep["rounds"], 2);
+    assert_eq!(sweep["baselines"].as_array().map(Vec::len), Some(2));
+    assert_eq!(sweep["runs"].as_array().map(Vec::len), Some(6));
+    let points = sweep["points"].as_array().unwrap();
+    let labels: Vec<&str> = points.iter().map(|p| p["label"].as_str().unwrap()).collect();
+    assert_eq!(labels, ["20 users", "1 SKU", "2 SKUs"]);
+    let rate = |p: &Value, key: &str| p[key].as_f64().unwrap_or_else(|| panic!("{key} of {p}"));
+    for p in points {
+        assert_eq!(p["runs"], 2, "{p}");
+        assert_eq!(p["invariants_hold"], true, "{p}");
+        let (min, median, max) = (rate(p, "req_per_sec_min"), rate(p, "req_per_sec"), rate(p, "req_per_sec_max"));
+        assert!(0.0 < min && min <= median && median <= max, "{p}");
+        assert!(rate(p, "vs_baseline") > 0.0, "{p}");
+    }
+    // Each part of the sweep is measured against its own first point, median to median.
+    assert_eq!(rate(&points[0], "relative_req_per_sec"), 1.0);
+    assert_eq!(rate(&points[1], "relative_req_per_sec"), 1.0);
+    let relative = rate(&points[2], "req_per_sec") / rate(&points[1], "req_per_sec");
+    assert!((rate(&points[2], "relative_req_per_sec") - relative).abs() < 1e-9, "{points:?}");
+}

@@ -107,9 +107,16 @@ impl Running {
         self.child.wait().unwrap_or_else(|e| panic!("wait for the killed child: {e}"))
     }
 
-    /// Reads everything until the child closes its output, then its exit status.
-    pub fn finish(mut self) -> Finished {
-        let deadline = Instant::now() + PATIENCE;
+    /// Reads everything until the child closes its output, then its exit status; panics after
+    /// [`PATIENCE`].
+    pub fn finish(self) -> Finished {
+        self.finish_within(PATIENCE)
+    }
+
+    /// [`finish`](Running::finish) for a child that may work longer than [`PATIENCE`] (a
+    /// bounded benchmark).
+    pub fn finish_within(mut self, patience: Duration) -> Finished {
+        let deadline = Instant::now() + patience;
         while self.next_line(deadline).is_some() {}
         // Both pipes are closed: the child has exited or is about to.
         let status = self.child.wait().unwrap_or_else(|e| panic!("wait for seckill: {e}"));
