@@ -123,7 +123,15 @@ impl Target {
 /// Starts `program serve` over `spec` and reads the address it announces.
 async fn spawn_server(program: &Path, spec: &ServerSpec) -> anyhow::Result<(tokio::process::Child, String)> {
     let mut command = tokio::process::Command::new(program);
-    command.arg("serve").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    // The child holds the read end of a pipe whose write end only this process has: when this
+    // process ends — normally, by a signal, or `kill -9`, where `kill_on_drop` never runs —
+    // the child reads its end and stops, instead of serving on as an orphan.
+    command
+        .args(["serve", "--stop-when-stdin-closes"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     for var in ServerSpec::not_inherited() {
         command.env_remove(var);
     }

@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the shop, the hot path and the operators' API.
-    Serve,
+    Serve(ServeArgs),
     /// Create or upgrade the records' schema, then exit.
     Migrate,
     /// Manage operators.
@@ -61,6 +61,16 @@ pub struct ReconcileArgs {
     /// meanwhile is left alone and reported).
     #[arg(long)]
     pub repair: bool,
+}
+
+/// Arguments of `seckill serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Also stop (as on SIGTERM) when standard input closes: for a parent that starts this
+    /// server as its child (`seckill bench --spawn`), so the server goes with its parent
+    /// however the parent ends, `kill -9` included.
+    #[arg(long, hide = true)]
+    pub stop_when_stdin_closes: bool,
 }
 
 /// Operator accounts.
@@ -95,7 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     crate::telemetry::init(&settings);
     match cli.command {
-        Command::Serve => serve(&settings).await,
+        Command::Serve(args) => serve(&settings, &args).await,
         Command::Migrate => migrate(&settings).await,
         Command::Admin(AdminCommand::Create(args)) => admin_create(&settings, &args).await,
         Command::Demo => crate::demo::run(&settings).await,
@@ -244,10 +254,29 @@ impl seckill_bench::Host for BenchHost {
     }
 }
 
-async fn serve(settings: &Settings) -> anyhow::Result<()> {
+async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
     let server = Server::start(settings, Arc::new(SystemClock)).await?;
     eprintln!("seckill: serving on {} (records: {})", server.base_url(), settings.database_display());
-    server.run_until(shutdown_signal()).await
+    let stop = async {
+        tokio::select! {
+            () = shutdown_signal() => {}
+            () = stdin_closed(), if args.stop_when_stdin_closes => {
+                tracing::info!("standard input closed (the parent went away): stopping");
+            }
+        }
+    };
+    server.run_until(stop).await
+}
+
+/// Resolves once standard input reaches its end (or cannot be read).
+async fn stdin_closed() {
+    let mut stdin = tokio::io::stdin();
+    let mut buf = [0_u8; 256];
+    while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
+        if n == 0 {
+            return;
+        }
+    }
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {

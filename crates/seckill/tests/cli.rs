@@ -463,3 +463,102 @@ fn a_repeated_sweep_runs_every_point_once_per_round_and_reports_medians() {
     let relative = rate(&points[2], "req_per_sec") / rate(&points[1], "req_per_sec");
     assert!((rate(&points[2], "relative_req_per_sec") - relative).abs() < 1e-9, "{points:?}");
 }
+
+/// Live (not zombie) processes whose parent is `parent`, with their command lines.
+fn children_of(parent: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // `pid (comm) state ppid …`: the name may hold spaces and parentheses.
+            let mut after = stat.rsplit_once(')')?.1.split_whitespace();
+            let (state, ppid) = (after.next()?, after.next()?.parse::<u32>().ok()?);
+            (ppid == parent && state != "Z").then_some(pid)
+        })
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
+        })
+        .collect()
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().next() != Some("Z")))
+        .unwrap_or(false)
+}
+
+/// Whether `pid` holds an established TCP connection: a server that has one has accepted it,
+/// so it is past its start-up (and its "serving on" line).
+fn has_connections(pid: u32) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    let sockets: std::collections::HashSet<String> = fds
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.ok()?.path()).ok()?;
+            Some(target.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap_or_default();
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // `sl local remote st … inode`: state 01 is ESTABLISHED.
+        fields.get(3) == Some(&"01") && fields.get(9).is_some_and(|inode| sockets.contains(*inode))
+    })
+}
+
+#[test]
+fn a_server_the_bench_spawned_stops_when_the_bench_is_killed() {
+    // `kill -9` of the bench runs none of its clean-up: its child server must notice on its own
+    // instead of serving on as an orphan.
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut c = seckill(dir.path());
+    c.args([
+        "bench",
+        "--embedded",
+        "--spawn",
+        "--users",
+        "20",
+        "--stock",
+        "4",
+        "-c",
+        "2",
+        "--duration",
+        "60s",
+        "--quiet",
+    ]);
+    // What a killed bench leaves in its temp dir stays inside this test's.
+    c.env("TMPDIR", &tmp);
+    let mut bench = Running::start(c);
+    let deadline = std::time::Instant::now() + seckill_testkit::process::PATIENCE;
+    // Its server, once it serves the bench (killed before that, it would die of its closed
+    // stderr pipe at its "serving on" line anyway — not what is tested here).
+    let server = loop {
+        let child = children_of(bench.id()).into_iter().find(|(_, cmd)| cmd.contains(" serve "));
+        if let Some((pid, _)) = child.filter(|(pid, _)| has_connections(*pid)) {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "the bench started no server that it talks to");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // Never leave it running, whatever happens below.
+    struct Reap(u32);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if running(self.0) {
+                let _ = Command::new("kill").args(["-9", &self.0.to_string()]).status();
+            }
+        }
+    }
+    let _reap = Reap(server);
+    bench.kill();
+    let deadline = std::time::Instant::now() + seckill_testkit::process::PATIENCE;
+    while running(server) {
+        assert!(std::time::Instant::now() < deadline, "the server {server} outlived its bench");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

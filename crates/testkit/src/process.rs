@@ -55,6 +55,11 @@ impl Running {
         Running { child, lines, open_pipes: 2, stdout: Vec::new(), stderr: Vec::new() }
     }
 
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line, or `None` once both pipes are closed; panics at `deadline`.
     pub fn next_line(&mut self, deadline: Instant) -> Option<Line> {
         while self.open_pipes > 0 {
