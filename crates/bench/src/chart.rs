@@ -113,9 +113,15 @@ pub fn draw_sweep(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
         ("server memory, peak (MB)", MEMORY, sweep.points.iter().map(|p| p.rss_peak_mb.unwrap_or(0.0)).collect()),
     ];
     let base_rate = sweep.baseline.as_ref().map(|b| b.req_per_sec);
+    // Over several rounds each req/s point carries the range of its runs (the slowest to the
+    // fastest), drawn as a whisker.
+    let ranges: Vec<(f64, f64)> =
+        sweep.points.iter().filter(|p| p.runs > 1).map(|p| (p.req_per_sec_min, p.req_per_sec_max)).collect();
     for (panel, (name, color, values)) in panels.iter().zip(series) {
-        let with_base = if name == "req/s" { base_rate } else { None };
-        let y_max = top(values.iter().copied().chain(with_base));
+        let rates = name == "req/s";
+        let with_base = if rates { base_rate } else { None };
+        let whiskers: &[(f64, f64)] = if rates && ranges.len() == values.len() { &ranges } else { &[] };
+        let y_max = top(values.iter().copied().chain(with_base).chain(whiskers.iter().map(|&(_, max)| max)));
         let mut chart = ChartBuilder::on(panel)
             .margin(10)
             .x_label_area_size(35)
@@ -137,11 +143,24 @@ pub fn draw_sweep(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
             .y_desc(name)
             .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()?;
-        chart.draw_series(LineSeries::new(
-            values.iter().enumerate().map(|(i, v)| (i as f64, *v)),
-            color.stroke_width(2),
-        ))?;
+        // One line per part of the sweep (crowds, then SKUs): they measure different things.
+        let mut start = 0;
+        while start < values.len() {
+            let part = sweep.points.get(start).map(|p| p.part);
+            let end =
+                (start..values.len()).find(|&i| sweep.points.get(i).map(|p| p.part) != part).unwrap_or(values.len());
+            chart.draw_series(LineSeries::new((start..end).map(|i| (i as f64, values[i])), color.stroke_width(2)))?;
+            start = end;
+        }
         chart.draw_series(values.iter().enumerate().map(|(i, v)| Circle::new((i as f64, *v), 4, color.filled())))?;
+        chart.draw_series(whiskers.iter().enumerate().flat_map(|(i, &(min, max))| {
+            let x = i as f64;
+            [
+                PathElement::new(vec![(x, min), (x, max)], color.stroke_width(1)),
+                PathElement::new(vec![(x - 0.06, min), (x + 0.06, min)], color.stroke_width(1)),
+                PathElement::new(vec![(x - 0.06, max), (x + 0.06, max)], color.stroke_width(1)),
+            ]
+        }))?;
         if let Some(rate) = with_base {
             chart.draw_series(LineSeries::new(vec![(-0.5, rate), (n as f64 - 0.5, rate)], BASE.stroke_width(1)))?;
             chart.draw_series(std::iter::once(Text::new("hello world", (-0.45, rate * 0.97), ("sans-serif", 13))))?;

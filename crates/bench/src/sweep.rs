@@ -20,6 +20,8 @@ use crate::target::Target;
 pub struct Point {
     /// `"10k users"`, `"100 SKUs"`.
     pub label: String,
+    /// The part of the sweep: `"users"` (crowds on one hot SKU) or `"skus"` (hot SKUs).
+    pub part: &'static str,
     pub users: u32,
     pub skus: u32,
     /// How many times the point ran (`--repeat`); every figure below is the median.
@@ -50,7 +52,8 @@ pub struct Point {
 
 impl Point {
     /// The point of `runs` (each with its ratio to its round's baseline); `None` without runs.
-    fn of(label: String, users: u32, skus: u32, runs: &[(Report, Option<f64>)]) -> Option<Point> {
+    fn of(case: Case, runs: &[(Report, Option<f64>)]) -> Option<Point> {
+        let Case { label, part, users, skus, .. } = case;
         let median = |pick: &dyn Fn(&Report) -> Option<f64>| {
             Spread::of(&runs.iter().filter_map(|(r, _)| pick(r)).collect::<Vec<_>>())
         };
@@ -58,6 +61,7 @@ impl Point {
         let order = |r: &Report| r.rush.by_kind.get("order").map(|l| (l.count, l.p99_ms));
         Some(Point {
             label,
+            part,
             users,
             skus,
             runs: u32::try_from(runs.len()).unwrap_or(u32::MAX),
@@ -122,6 +126,7 @@ fn users_label(n: u32) -> String {
 /// One point to run: label, shoppers, SKUs, and whether it opens its part of the sweep.
 struct Case {
     label: String,
+    part: &'static str,
     users: u32,
     skus: u32,
     first: bool,
@@ -136,10 +141,11 @@ pub async fn run(args: &BenchArgs, host: &dyn Host, show: bool) -> anyhow::Resul
         .sweep_users
         .iter()
         .enumerate()
-        .map(|(i, &users)| Case { label: users_label(users), users, skus: 1, first: i == 0 })
+        .map(|(i, &users)| Case { label: users_label(users), part: "users", users, skus: 1, first: i == 0 })
         .collect();
     cases.extend(args.sweep_skus.iter().enumerate().map(|(i, &skus)| Case {
         label: format!("{skus} SKU{}", if skus == 1 { "" } else { "s" }),
+        part: "skus",
         users: args.sweep_sku_users,
         skus,
         first: i == 0,
@@ -178,8 +184,9 @@ pub async fn run(args: &BenchArgs, host: &dyn Host, show: bool) -> anyhow::Resul
     let mut points: Vec<Point> = Vec::new();
     let mut first_of_part = 0.0;
     for (case, runs) in cases.into_iter().zip(&by_case) {
-        let Some(mut point) = Point::of(case.label, case.users, case.skus, runs) else { continue };
-        if case.first {
+        let first = case.first;
+        let Some(mut point) = Point::of(case, runs) else { continue };
+        if first {
             first_of_part = point.req_per_sec;
         }
         point.relative_req_per_sec = ratio(point.req_per_sec, first_of_part);

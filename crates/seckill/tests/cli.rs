@@ -449,6 +449,8 @@ fn a_repeated_sweep_runs_every_point_once_per_round_and_reports_medians() {
     let points = sweep["points"].as_array().unwrap();
     let labels: Vec<&str> = points.iter().map(|p| p["label"].as_str().unwrap()).collect();
     assert_eq!(labels, ["20 users", "1 SKU", "2 SKUs"]);
+    let parts: Vec<&str> = points.iter().map(|p| p["part"].as_str().unwrap()).collect();
+    assert_eq!(parts, ["users", "skus", "skus"]);
     let rate = |p: &Value, key: &str| p[key].as_f64().unwrap_or_else(|| panic!("{key} of {p}"));
     for p in points {
         assert_eq!(p["runs"], 2, "{p}");
