@@ -7,6 +7,12 @@
 //! limit, the level and the reservation → the purchase token → the SKU and its sold-out flag →
 //! the atomic reservation in the hot state → the order writer. Nothing before the reservation
 //! touches the records, and no lock is held across an `.await`.
+//!
+//! Their spans are `debug`, unlike the other handlers': at the default `info` level an `info`
+//! span formats its ids into a string for every request — a sixth to a quarter of the server's
+//! CPU per sold-out answer in a rush (BENCHMARKS.md) — and nothing inside these handlers logs at `info` or above (an error is
+//! logged when the answer is rendered, after the handler's span has closed), so it bought
+//! nothing. A test holds them quiet at `info`.
 
 use std::sync::Arc;
 
@@ -144,7 +150,7 @@ pub struct PurchaseToken {
         (status = 409, description = "NOT_STARTED, PAUSED, ENDED, DISABLED", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(activity_id = %id, user_id = %shopper.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(activity_id = %id, user_id = %shopper.id))]
 pub async fn purchase_token(
     State(app): State<AppState>,
     shopper: Shopper,
@@ -333,7 +339,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<OrderRequest, AppErro
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
         (status = 503, description = "OVERLOADED", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(activity_id = %id, user_id = %shopper.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(activity_id = %id, user_id = %shopper.id))]
 pub async fn place_order(
     State(app): State<AppState>,
     shopper: Shopper,
@@ -494,7 +500,7 @@ pub struct ReservationView {
         (status = 409, description = "RESERVATION_CLOSED, DISABLED", body = ErrorBody),
         (status = 429, description = "RATE_LIMITED", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(activity_id = %id, user_id = %shopper.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(activity_id = %id, user_id = %shopper.id))]
 pub async fn reserve(
     State(app): State<AppState>,
     shopper: Shopper,
@@ -539,7 +545,7 @@ pub struct TicketView {
         (status = 401, description = "UNAUTHENTICATED", body = ErrorBody),
         (status = 404, description = "NOT_FOUND (unknown, or not yours)", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn ticket(
     State(rush): State<Rush>,
     shopper: Shopper,
@@ -590,7 +596,7 @@ pub struct ActivityStatus {
         (status = 200, description = "the live status", body = ActivityStatus),
         (status = 404, description = "NOT_FOUND", body = ErrorBody),
     ))]
-#[tracing::instrument(skip_all, fields(activity_id = %id))]
+#[tracing::instrument(level = "debug", skip_all, fields(activity_id = %id))]
 pub async fn status(State(app): State<AppState>, PathId(id): PathId<ActivityId>) -> Result<Response, AppError> {
     // One Arc for the whole state, not a clone of every part this handler touches.
     let (rush, records) = (&app.rush, &app.records);
