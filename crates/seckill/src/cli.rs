@@ -269,12 +269,30 @@ async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Resolves once standard input reaches its end (or cannot be read).
+///
+/// Read on a detached thread of its own, not with `tokio::io::stdin`: that one's blocking read
+/// cannot be cancelled, so a server stopped by a signal first would hang at exit until its
+/// input closed. A detached thread ends with the process.
 async fn stdin_closed() {
-    let mut stdin = tokio::io::stdin();
-    let mut buf = [0_u8; 256];
-    while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stdin, &mut buf).await {
-        if n == 0 {
-            return;
+    let (closed, on_close) = tokio::sync::oneshot::channel::<()>();
+    let watcher = std::thread::Builder::new().name("stdin-watch".into()).spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = [0_u8; 256];
+        while let Ok(n) = std::io::Read::read(&mut stdin, &mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = closed.send(());
+    });
+    match watcher {
+        // Sent, or the watcher is gone without sending: either way the input is no more.
+        Ok(_) => {
+            let _ = on_close.await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch standard input; only a signal stops this server");
+            std::future::pending::<()>().await;
         }
     }
 }
