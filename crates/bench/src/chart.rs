@@ -145,12 +145,10 @@ pub fn draw_sweep(path: &Path, sweep: &Sweep) -> anyhow::Result<()> {
             .draw()?;
         // One line per part of the sweep (crowds, then SKUs): they measure different things.
         let mut start = 0;
-        while start < values.len() {
-            let part = sweep.points.get(start).map(|p| p.part);
-            let end =
-                (start..values.len()).find(|&i| sweep.points.get(i).map(|p| p.part) != part).unwrap_or(values.len());
-            chart.draw_series(LineSeries::new((start..end).map(|i| (i as f64, values[i])), color.stroke_width(2)))?;
-            start = end;
+        for part in sweep.points.chunk_by(|a, b| a.part == b.part) {
+            let line = values.iter().enumerate().skip(start).take(part.len()).map(|(i, v)| (i as f64, *v));
+            chart.draw_series(LineSeries::new(line, color.stroke_width(2)))?;
+            start += part.len();
         }
         chart.draw_series(values.iter().enumerate().map(|(i, v)| Circle::new((i as f64, *v), 4, color.filled())))?;
         chart.draw_series(whiskers.iter().enumerate().flat_map(|(i, &(min, max))| {

@@ -53,7 +53,7 @@ pub struct Point {
 impl Point {
     /// The point of `runs` (each with its ratio to its round's baseline); `None` without runs.
     fn of(case: Case, runs: &[(Report, Option<f64>)]) -> Option<Point> {
-        let Case { label, part, users, skus, .. } = case;
+        let Case { label, part, users, skus } = case;
         let median = |pick: &dyn Fn(&Report) -> Option<f64>| {
             Spread::of(&runs.iter().filter_map(|(r, _)| pick(r)).collect::<Vec<_>>())
         };
@@ -123,13 +123,12 @@ fn users_label(n: u32) -> String {
     }
 }
 
-/// One point to run: label, shoppers, SKUs, and whether it opens its part of the sweep.
+/// One point to run: label, part of the sweep, shoppers, SKUs.
 struct Case {
     label: String,
     part: &'static str,
     users: u32,
     skus: u32,
-    first: bool,
 }
 
 /// Runs the sweep of `args`: `--repeat` rounds of every point, so that a slow stretch of a
@@ -140,15 +139,13 @@ pub async fn run(args: &BenchArgs, host: &dyn Host, show: bool) -> anyhow::Resul
     let mut cases: Vec<Case> = args
         .sweep_users
         .iter()
-        .enumerate()
-        .map(|(i, &users)| Case { label: users_label(users), part: "users", users, skus: 1, first: i == 0 })
+        .map(|&users| Case { label: users_label(users), part: "users", users, skus: 1 })
         .collect();
-    cases.extend(args.sweep_skus.iter().enumerate().map(|(i, &skus)| Case {
+    cases.extend(args.sweep_skus.iter().map(|&skus| Case {
         label: format!("{skus} SKU{}", if skus == 1 { "" } else { "s" }),
         part: "skus",
         users: args.sweep_sku_users,
         skus,
-        first: i == 0,
     }));
     let rounds = args.repeat.max(1);
     let mut baselines = Vec::new();
@@ -184,9 +181,8 @@ pub async fn run(args: &BenchArgs, host: &dyn Host, show: bool) -> anyhow::Resul
     let mut points: Vec<Point> = Vec::new();
     let mut first_of_part = 0.0;
     for (case, runs) in cases.into_iter().zip(&by_case) {
-        let first = case.first;
         let Some(mut point) = Point::of(case, runs) else { continue };
-        if first {
+        if points.last().is_none_or(|last| last.part != point.part) {
             first_of_part = point.req_per_sec;
         }
         point.relative_req_per_sec = ratio(point.req_per_sec, first_of_part);

@@ -340,7 +340,7 @@ where
 }
 
 /// The `WHERE` of [`order_search`].
-pub fn push_order_filter<DB>(query: &mut sqlx::QueryBuilder<DB>, filter: &seckill_store::orders::OrderFilter)
+fn push_order_filter<DB>(query: &mut sqlx::QueryBuilder<DB>, filter: &seckill_store::orders::OrderFilter)
 where
     DB: sqlx::Database,
     i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,

@@ -466,31 +466,30 @@ fn a_repeated_sweep_runs_every_point_once_per_round_and_reports_medians() {
     assert!((rate(&points[2], "relative_req_per_sec") - relative).abs() < 1e-9, "{points:?}");
 }
 
+/// State and parent of process `pid` from `/proc/PID/stat`, if it exists.
+fn state_and_parent(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`: the name may hold spaces and parentheses.
+    let mut after = stat.rsplit_once(')')?.1.split_whitespace();
+    Some((after.next()?.chars().next()?, after.next()?.parse().ok()?))
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn running(pid: u32) -> bool {
+    state_and_parent(pid).is_some_and(|(state, _)| state != 'Z')
+}
+
 /// Live (not zombie) processes whose parent is `parent`, with their command lines.
 fn children_of(parent: u32) -> Vec<(u32, String)> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // `pid (comm) state ppid …`: the name may hold spaces and parentheses.
-            let mut after = stat.rsplit_once(')')?.1.split_whitespace();
-            let (state, ppid) = (after.next()?, after.next()?.parse::<u32>().ok()?);
-            (ppid == parent && state != "Z").then_some(pid)
-        })
+        .filter(|&pid| state_and_parent(pid).is_some_and(|(state, ppid)| ppid == parent && state != 'Z'))
         .filter_map(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
             Some((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")))
         })
         .collect()
-}
-
-/// Whether `pid` is a process that has not exited (a zombie has).
-fn running(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().next() != Some("Z")))
-        .unwrap_or(false)
 }
 
 /// Whether `pid` holds an established TCP connection: a server that has one has accepted it,
