@@ -81,18 +81,27 @@ pub(crate) fn finish<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rou
     // Install the process-wide recorder before the first request is counted: the metrics
     // layer keeps the handles it registers, and ones made before would count nowhere.
     let _ = metrics_handle();
-    router
-        .fallback(|| async { AppError::not_found("route") })
-        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
-                .layer(middleware::from_fn::<_, (axum::extract::Request,)>(telemetry::track))
-                .layer(middleware::map_response::<_, ()>(json_errors))
-                .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-                .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-                .layer(CatchPanicLayer::custom(panic_response)),
-        )
+    router.fallback(unknown_route).method_not_allowed_fallback(|| async { AppError::MethodNotAllowed }).layer(
+        tower::ServiceBuilder::new()
+            .layer(TraceLayer::new_for_http())
+            .layer(middleware::from_fn::<_, (axum::extract::Request,)>(telemetry::track))
+            .layer(middleware::map_response::<_, ()>(json_errors))
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+            .layer(CatchPanicLayer::custom(panic_response)),
+    )
+}
+
+/// An unknown path: the API's JSON `404`, or — for a browser navigating outside `/api/` — the
+/// shop's 404 page, so a mistyped or stale link shows people a page with a way back.
+async fn unknown_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let navigating =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
+    if navigating && !uri.path().starts_with("/api/") {
+        pages::not_found_page("页面不存在")
+    } else {
+        AppError::not_found("route").into_response()
+    }
 }
 
 /// A handler panicked: the cause goes to the log, the client gets the opaque 500.
@@ -117,12 +126,13 @@ where
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
-    let is_json = response
+    // Our own answers: JSON for the API, and HTML error pages for people (the 404 page).
+    let ours = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("text/html"));
+    if ours {
         return response;
     }
     let error = match status {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use jiff::Timestamp;
@@ -297,10 +297,17 @@ async fn payment_of(records: &Records, id: PaymentId) -> Result<Payment, AppErro
     records.orders.payment(id).await.or_not_found(|| format!("payment {id}"))
 }
 
-/// `GET /pay/{payment_id}`: the sandbox provider's page.
-pub async fn pay_page(State(state): State<AppState>, PathId(id): PathId<PaymentId>) -> Result<Response, AppError> {
-    let payment = payment_of(&state.records, id).await?;
-    Ok(Html(crate::pages::render_pay_page(&payment)?).into_response())
+/// `GET /pay/{payment_id}`: the sandbox provider's page (a page for people, so an unknown
+/// payment is the HTML 404 page, not the API's JSON).
+pub async fn pay_page(State(state): State<AppState>, Path(raw): Path<String>) -> Response {
+    let Some(id) = raw.parse::<i64>().ok().and_then(|n| PaymentId::try_from(n).ok()) else {
+        return crate::pages::not_found_page("没有这笔支付");
+    };
+    match payment_of(&state.records, id).await.and_then(|p| crate::pages::render_pay_page(&p)) {
+        Ok(page) => Html(page).into_response(),
+        Err(AppError::NotFound(_)) => crate::pages::not_found_page("没有这笔支付"),
+        Err(e) => e.into_response(),
+    }
 }
 
 /// The sandbox's answer to the payer's decision.

@@ -182,6 +182,12 @@ impl FromRef<AppState> for Rush {
     }
 }
 
+impl FromRef<AppState> for crate::api::health::ShopZone {
+    fn from_ref(state: &AppState) -> Self {
+        crate::api::health::ShopZone(state.tz.clone())
+    }
+}
+
 impl FromRef<AppState> for SharedClock {
     fn from_ref(state: &AppState) -> Self {
         state.clock.clone()

@@ -154,6 +154,8 @@
     if (Number.isNaN(d.getTime())) return v;
     return d.toISOString().replace(/\.\d{3}Z$/, "Z");
   }
+  /** The zone time slots are in (`SECKILL_TIMEZONE`, from /api/time), named wherever slots are. */
+  let shopZone = "服务器时区";
   const browserZone = (() => {
     try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "本地"; } catch (_) { return "本地"; }
   })();
@@ -390,7 +392,8 @@
   }
 
   async function start() {
-    const r = await api("GET", "/api/admin/session");
+    const [r, time] = await Promise.all([api("GET", "/api/admin/session"), api("GET", "/api/time")]);
+    if (time.ok && time.body.timezone) shopZone = time.body.timezone;
     if (!r.ok) return; // api() has shown the login form (or the network error below)
     session = r.body;
     renderShell();
@@ -890,7 +893,7 @@
         el("h2", { text: "时间" }),
         el("div", { class: "c-grid2" },
           field("starts_at", "开始时间", startsAt, null), field("ends_at", "结束时间", endsAt, null)),
-        el("div", { class: "field", "data-field": "time_slot_ids" }, el("span", { class: "c-label", text: "场次（每天在这些时段开抢，按服务器时区）" }), slotBoxes)),
+        el("div", { class: "field", "data-field": "time_slot_ids" }, el("span", { class: "c-label", text: `场次（每天在这些时段开抢，按 ${shopZone} 时间）` }), slotBoxes)),
       el("section", { class: "card c-section", "data-field": "skus" },
         el("h2", { text: "参与秒杀的 SKU" }),
         el("p", { class: "c-hint", text: "勾选参与的 SKU，填写秒杀价（元）和秒杀库存。秒杀价不高于原价，库存不超过商品库存。" }),
@@ -1345,7 +1348,7 @@
     };
     listAndForm(ctx, {
       title: "场次", kind: "slot", items: list,
-      intro: "场次是每天固定的抢购时段，时间按服务器时区。活动在其选中的场次内开售，场次之间为“场间休息”。",
+      intro: `场次是每天固定的抢购时段，时间按 ${shopZone} 时间。活动在其选中的场次内开售，场次之间为“场间休息”。`,
       columns: [
         { label: "时段", cell: (s) => el("div", { class: "c-cell-main" }, el("strong", { class: "c-num", text: `${s.start} – ${s.end}` }), el("small", { class: "muted", text: `#${s.id}` })) },
         { label: "名称", cell: (s) => s.name },

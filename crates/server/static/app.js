@@ -62,9 +62,13 @@ function picture(url, name, eager) {
   return el("div", { class: "ph", text: (name || "?").trim().charAt(0) });
 }
 
-// Dates for people in the shop's language, in the shopper's own time zone.
-const when = (t) => new Date(t).toLocaleString("zh-CN", { month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-const clock = (t) => new Date(t).toLocaleTimeString("zh-CN", { hour12: false });
+// Dates for people in the shop's language and in the shop's time zone (`/api/time` names it),
+// the zone the product pages and time slots are written in — a shopper abroad sees one clock
+// on every page, not the slots in one zone and the orders in another.
+let shopZone;
+const inShopZone = (options) => (shopZone ? { ...options, timeZone: shopZone } : options);
+const when = (t) => new Date(t).toLocaleString("zh-CN", inShopZone({ month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }));
+const clock = (t) => new Date(t).toLocaleTimeString("zh-CN", inShopZone({ hour12: false }));
 
 // ---- the server's clock ---------------------------------------------------------------------
 // Countdowns follow the server, not the phone: three samples of /api/time, the one with the
@@ -77,6 +81,7 @@ async function syncClock() {
     const r = await api("GET", "/api/time");
     const t1 = Date.now();
     if (!r.ok) continue;
+    if (r.body.timezone) shopZone = r.body.timezone;
     const rtt = t1 - t0;
     if (rtt < best) {
       best = rtt;
@@ -184,13 +189,22 @@ pages.index = async function () {
   }
 };
 
+/* Where to go after signing in: a path on this site only. `next` is resolved as the browser
+   would resolve it (so `/\\evil.example` and `/\tevil.example`, which browsers read as
+   `//evil.example`, are caught) and anything that leaves this origin becomes "/". */
+function sameOriginPath(next) {
+  if (!next || !next.startsWith("/")) return "/";
+  let url;
+  try { url = new URL(next, location.origin); } catch (_) { return "/"; }
+  return url.origin === location.origin ? url.pathname + url.search + url.hash : "/";
+}
+
 pages.login = function () {
   const form = $('[data-role="form"]');
   const error = $('[data-role="error"]');
   const submit = $('[data-testid="login"]');
   let mode = "login";
-  const next = new URLSearchParams(location.search).get("next");
-  const target = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  const target = sameOriginPath(new URLSearchParams(location.search).get("next"));
   $$(".tabs button").forEach((b) => b.addEventListener("click", () => {
     mode = b.dataset.tab;
     $$(".tabs button").forEach((x) => x.classList.toggle("active", x === b));
@@ -359,11 +373,22 @@ pages.checkout = async function () {
   const result = $('[data-role="result"]');
   const orderStatus = $('[data-role="order-status"]');
   const show = (msg) => { error.textContent = msg; error.hidden = !msg; };
-  if (!(await loadMe())) { location.href = loginUrl(); return; }
+  // The server's clock and zone, for the opening time and the payment deadline.
+  const [, signedIn] = await Promise.all([syncClock(), loadMe()]);
+  if (!signedIn) { location.href = loginUrl(); return; }
+  // Nothing to buy here: say so, and show no form to fill.
+  const nothing = (text, back) => {
+    $('[data-role="item"]').replaceChildren(el("div", { class: "empty" }, text,
+      ...(back ? [el("br"), el("a", { href: back, text: "返回活动页" })] : [])));
+    $$('.checkout > .card:not([data-role="item"])').forEach((c) => (c.hidden = true));
+    submit.disabled = true;
+  };
   const detail = await api("GET", `/api/activities/${encodeURIComponent(id || "")}`);
-  if (!detail.ok) { $('[data-role="item"]').replaceChildren(el("div", { class: "empty", text: "找不到这个秒杀活动" })); submit.disabled = true; return; }
+  if (!detail.ok) { nothing("找不到这个秒杀活动"); return; }
   const a = detail.body;
-  const sku = a.skus.find((s) => s.sku_id === skuId) || a.skus[0];
+  // A link naming a SKU this sale does not sell must not quietly sell another one.
+  const sku = params.has("sku") ? a.skus.find((s) => s.sku_id === skuId) : a.skus[0];
+  if (!sku) { nothing("这个规格不在本场秒杀中", "/seckill/" + a.id); return; }
   const maxQty = Math.max(1, a.rules.single_limit);
   $('[data-role="item"]').replaceChildren(el("div", { class: "line-item" },
     el("div", { class: "thumb" }, picture(a.product.image_urls[0], a.product.name)),
@@ -380,6 +405,19 @@ pages.checkout = async function () {
   $$("[data-step]").forEach((b) => b.addEventListener("click", () => { qtyInput.value = String(qty() + Number(b.dataset.step)); total(); }));
   qtyInput.addEventListener("change", total);
   total();
+
+  // Reached before the open (or after the end): say so rather than offer a button that can
+  // only fail; a sale about to open unlocks itself when it does.
+  const status = await api("GET", `/api/activities/${a.id}/status`);
+  const closed = { upcoming: "还没开抢：开抢后即可提交", paused: "本场已结束：下一场开抢后即可提交", sold_out: "已售罄", ended: "活动已结束", disabled: "活动已下架" };
+  if (status.ok && closed[status.body.state]) {
+    const st = status.body;
+    submit.disabled = true;
+    show(closed[st.state] + (st.next_window_start ? `（${when(st.next_window_start)}）` : ""));
+    if (st.next_window_start) {
+      setTimeout(() => { submit.disabled = false; show(""); }, Math.max(0, Date.parse(st.next_window_start) - serverNow()));
+    }
+  }
 
   const list = $('[data-role="addresses"]');
   async function loadAddresses(select) {

@@ -171,6 +171,16 @@ impl Chrome {
         self.driver.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
     }
 
+    /// Makes the browser's clock read in `zone` (an IANA name), as a visitor's from there would;
+    /// it holds for every page this browser opens afterwards.
+    pub async fn set_time_zone(&self, zone: &str) {
+        self.driver
+            .cdp()
+            .send_raw("Emulation.setTimezoneOverride", serde_json::json!({ "timezoneId": zone }))
+            .await
+            .unwrap_or_else(|e| panic!("time zone {zone}: {e}"));
+    }
+
     /// Waits for the shop's script to have wired up the current page (`body[data-ready]`).
     pub async fn ready(&self) {
         self.wait_for("body[data-ready]").await;

@@ -792,17 +792,23 @@ async fn live_stats_show_request_rates_rejections_hot_skus_and_when_a_sku_sold_o
     two.assert_error(409, "QUANTITY_TOO_LARGE");
     let other = Acked::of(&a.order(&app, &sale, 1).await);
     a.order(&app, &sale, 1).await.assert_error(409, "LIMIT_EXCEEDED");
-    // 8 order requests: 5 naming SKU 0, 2 naming SKU 1, and one refused before its SKU counts.
+    // A retried key gets its first order back: one order, counted once.
+    let token = d.purchase_token(&app, &sale).await;
+    let keyed = order_body(sale.sku(1), 1, d.address, &token);
+    let won = Acked::of(&d.send_order(&app, &sale, &keyed, Some("d-retries")).await);
+    let again = Acked::of(&d.send_order(&app, &sale, &keyed, Some("d-retries")).await);
+    assert_eq!(again.order_id, won.order_id);
+    // 10 order requests: 5 naming SKU 0, 4 naming SKU 1, and one refused before its SKU counts.
 
     let s = stats().await;
     assert_eq!(s["now"], rfc3339(app.now()));
     let series: Vec<u64> = s["requests_series"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert_eq!(series.len(), 60, "a minute, second by second");
-    assert_eq!(series.iter().sum::<u64>(), 8, "{s}");
+    assert_eq!(series.iter().sum::<u64>(), 10, "{s}");
     let last_ten: u64 = series.iter().rev().take(10).sum();
     assert_eq!(s["requests_per_sec"].as_f64(), Some(last_ten as f64 / 10.0), "{s}");
     assert!(last_ten > 0, "{s}");
-    assert_eq!(s["orders_created"], 3);
+    assert_eq!(s["orders_created"], 4, "{s}");
     assert_eq!(s["rejections"], json!({"SOLD_OUT": 3, "QUANTITY_TOO_LARGE": 1, "LIMIT_EXCEEDED": 1}));
     let hot: Vec<(i64, i64, u64)> = s["hot_skus"]
         .as_array()
@@ -816,7 +822,7 @@ async fn live_stats_show_request_rates_rejections_hot_skus_and_when_a_sku_sold_o
             )
         })
         .collect();
-    assert_eq!(hot, [(sale.id, sale.sku(0), 5), (sale.id, sale.sku(1), 2)], "hottest first: {s}");
+    assert_eq!(hot, [(sale.id, sale.sku(0), 5), (sale.id, sale.sku(1), 4)], "hottest first: {s}");
     assert!(s["hot_skus"][0]["requests_per_sec"].as_f64().unwrap() > 0.0, "{s}");
     assert_eq!(s["sold_out"], json!([{"activity_id": sale.id, "sku_id": sale.sku(0), "at": rfc3339(sold_out_at)}]));
     let live = json!([{
@@ -825,7 +831,7 @@ async fn live_stats_show_request_rates_rejections_hot_skus_and_when_a_sku_sold_o
         "state": "running",
         "skus": [
             {"sku_id": sale.sku(0), "stock": 2, "sold": 2, "remaining": 0},
-            {"sku_id": sale.sku(1), "stock": 50, "sold": 1, "remaining": 49},
+            {"sku_id": sale.sku(1), "stock": 50, "sold": 2, "remaining": 48},
         ],
     }]);
     assert_eq!(s["activities"], live);
@@ -835,7 +841,7 @@ async fn live_stats_show_request_rates_rejections_hot_skus_and_when_a_sku_sold_o
     let s = stats().await;
     assert_eq!(s["sold_out"], json!([]), "{s}");
     assert_eq!(s["activities"][0]["skus"][0], json!({"sku_id": sale.sku(0), "stock": 2, "sold": 1, "remaining": 1}));
-    assert_order_invariants(&app, &sale, &[first, last, other]).await;
+    assert_order_invariants(&app, &sale, &[first, last, other, won]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

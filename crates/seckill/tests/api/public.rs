@@ -305,3 +305,33 @@ async fn days_with_a_dst_jump_keep_well_defined_windows_in_new_york() {
     r.expect(201);
     assert_eq!(r.body["next_window_start"], "2026-03-09T06:00:00Z", "02:00 EDT: {}", r.text);
 }
+
+#[tokio::test]
+async fn product_pages_say_html_once_and_people_get_a_404_page_where_the_api_gets_json() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let product = product_with_two_skus(&app, &admin, "Mate 70 Pro").await;
+    let morning = slot(&app, &admin, "上午场", "10:00", "12:00").await;
+    let id = create_activity(&app, &admin, &singles_day(&app, product, &[morning])).await;
+
+    // The page, plain and precompressed: one Content-Type, the page's own.
+    for encoding in ["identity", "gzip"] {
+        let page =
+            app.reply(app.client.get(app.url(&format!("/seckill/{id}"))).header("accept-encoding", encoding)).await;
+        page.expect(200);
+        assert_eq!(page.header_all("content-type"), ["text/html; charset=utf-8"], "{encoding}");
+    }
+
+    // A browser following a bad or stale link gets a page with a way back.
+    let browse =
+        |path: &str| app.client.get(app.url(path)).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+    for path in ["/seckill/999999", "/seckill/abc", "/pay/99999", "/pay/abc", "/no-such-page"] {
+        let r = app.reply(browse(path)).await;
+        r.expect(404);
+        assert!(r.header("content-type").starts_with("text/html"), "{path}: {:?}", r.headers);
+        assert!(r.text.contains("找不到这个页面") && r.text.contains(r#"href="/""#), "{path}: {}", r.text);
+    }
+    // The API, and clients that do not ask for HTML, keep the JSON error.
+    app.reply(browse("/api/no-such-thing")).await.assert_error(404, "NOT_FOUND");
+    app.get("/no-such-page", None).await.assert_error(404, "NOT_FOUND");
+}

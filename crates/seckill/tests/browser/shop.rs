@@ -18,6 +18,8 @@ async fn a_shopper_watches_the_countdown_buys_pays_and_a_second_shopper_sees_sol
     let detail = app.url(&format!("/seckill/{}", sale.activity));
 
     Chrome::run(&artifacts(), "shopper_buys_and_pays", PHONE, |mut web| async {
+        // A shopper abroad: the browser's zone is not the shop's (Asia/Shanghai).
+        web.set_time_zone("America/New_York").await;
         // Register through the login page, which sends the shopper back to the sale.
         web.open(&app.url(&format!("/login?next=/seckill/{}", sale.activity))).await;
         web.ready().await;
@@ -67,6 +69,10 @@ async fn a_shopper_watches_the_countdown_buys_pays_and_a_second_shopper_sees_sol
         web.shot("checkout").await;
         web.click("[data-testid=submit-order]").await;
         web.wait_for("[data-testid=order-status][data-status=created]").await;
+        // Times read in the shop's zone, as the slots on the product page do: payment is due
+        // fifteen minutes after the 10:00 open (21:15 the day before, in New York).
+        let ordered = web.text("[data-testid=order-status]").await;
+        assert!(ordered.contains("10:15:00 前付款"), "the deadline in the shop's zone: {ordered}");
         web.shot("ordered").await;
 
         // Pay in the sandbox: the gateway notifies the server, the order turns paid.
@@ -123,4 +129,37 @@ async fn a_shopper_watches_the_countdown_buys_pays_and_a_second_shopper_sees_sol
     assert_eq!(items[0]["status"], "paid");
     assert_eq!(items[0]["amount_cents"], 399_900);
     let _ = detail;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_shows_only_its_tabs_fields_and_never_sends_a_shopper_to_another_site() {
+    let app = spawn_app().await;
+    Chrome::run(&artifacts(), "login_stays_on_this_site", PHONE, |mut web| async {
+        // `/\evil.example` is `//evil.example` to a browser: another site, though it starts
+        // with one slash.
+        web.open(&app.url("/login?next=/%5Cevil.example/welcome")).await;
+        web.ready().await;
+        let phone = web.find("#phone").await;
+        assert!(!phone.is_displayed().await.unwrap(), "signing in asks for no phone number");
+        web.shot("login").await;
+        web.click(".tabs button[data-tab=register]").await;
+        assert!(phone.is_displayed().await.unwrap(), "registering offers the phone field");
+        web.fill("#username", "carol").await;
+        web.fill("#password", "carol-password").await;
+        web.click("[data-testid=login]").await;
+        web.wait_for("main[data-page=index]").await;
+        let url = web.driver.current_url().await.unwrap();
+        assert_eq!(url.as_str(), app.url("/"), "signed in, the shopper stays on this site");
+
+        // A path of this site is kept, with its query.
+        web.open(&app.url("/login?next=/orders%3Fpage%3D1")).await;
+        web.ready().await;
+        web.fill("#username", "carol").await;
+        web.fill("#password", "carol-password").await;
+        web.click("[data-testid=login]").await;
+        let url = web.wait_path("/orders").await;
+        assert_eq!(url, app.url("/orders?page=1"));
+        web
+    })
+    .await;
 }

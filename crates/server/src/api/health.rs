@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use jiff::tz::TimeZone;
 use jiff::{Timestamp, Unit};
 use seckill_domain::clock::SharedClock;
 use seckill_store::Records;
@@ -53,15 +54,24 @@ pub struct ServerTime {
     /// Now, RFC 3339 UTC, millisecond precision.
     #[schema(value_type = String, format = DateTime)]
     pub now: Timestamp,
+    /// The shop's time zone (`SECKILL_TIMEZONE`, an IANA name): time slots are in it, and the
+    /// pages show every time in it. Absent for a zone without a name (a bare offset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
-/// `GET /api/time`: the server clock, for countdowns. Never cached.
+/// The zone the shop's time slots and pages are in.
+#[derive(Debug, Clone)]
+pub struct ShopZone(pub TimeZone);
+
+/// `GET /api/time`: the server clock, for countdowns, and the shop's zone. Never cached.
 #[utoipa::path(get, path = "/api/time", operation_id = "time", tag = "ops", responses((status = 200, description = "now", body = ServerTime)))]
 #[tracing::instrument(skip_all)]
-pub async fn time(State(clock): State<SharedClock>) -> impl IntoResponse {
+pub async fn time(State(clock): State<SharedClock>, State(ShopZone(zone)): State<ShopZone>) -> impl IntoResponse {
     let now = clock.now();
     let now = now.round(Unit::Millisecond).unwrap_or(now);
-    ([(header::CACHE_CONTROL, "no-store")], Json(ServerTime { now }))
+    let timezone = zone.iana_name().map(str::to_owned);
+    ([(header::CACHE_CONTROL, "no-store")], Json(ServerTime { now, timezone }))
 }
 
 /// `GET /api/openapi.json`: this API's OpenAPI 3 description, generated from the handlers.
@@ -99,17 +109,43 @@ mod tests {
         assert_eq!(body(r).await, serde_json::json!({"status": "ok"}));
     }
 
+    /// What `/api/time` reads: a clock and a zone.
+    #[derive(Clone)]
+    struct TimeState(SharedClock, ShopZone);
+
+    impl axum::extract::FromRef<TimeState> for SharedClock {
+        fn from_ref(state: &TimeState) -> Self {
+            state.0.clone()
+        }
+    }
+
+    impl axum::extract::FromRef<TimeState> for ShopZone {
+        fn from_ref(state: &TimeState) -> Self {
+            state.1.clone()
+        }
+    }
+
     #[tokio::test]
-    async fn the_time_comes_from_the_injected_clock_and_is_never_cached() {
+    async fn the_time_comes_from_the_injected_clock_with_the_shops_zone_and_is_never_cached() {
         let clock = ManualClock::new("2026-11-11T01:59:58.123456Z".parse().unwrap());
         let shared: SharedClock = Arc::new(clock.clone());
-        let app = Router::new().route("/api/time", get(time)).with_state(shared);
+        let zone = ShopZone(TimeZone::get("Asia/Shanghai").unwrap());
+        let app = Router::new().route("/api/time", get(time)).with_state(TimeState(shared, zone));
         let get = || Request::get("/api/time").body(Body::empty()).unwrap();
         let r = app.clone().oneshot(get()).await.unwrap();
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
-        assert_eq!(body(r).await, serde_json::json!({"now": "2026-11-11T01:59:58.123Z"}));
+        assert_eq!(body(r).await, serde_json::json!({"now": "2026-11-11T01:59:58.123Z", "timezone": "Asia/Shanghai"}));
         clock.advance(SignedDuration::from_millis(1877));
         let r = app.oneshot(get()).await.unwrap();
-        assert_eq!(body(r).await, serde_json::json!({"now": "2026-11-11T02:00:00Z"}));
+        assert_eq!(body(r).await["now"], "2026-11-11T02:00:00Z");
+    }
+
+    #[tokio::test]
+    async fn a_zone_without_a_name_is_left_out() {
+        let shared: SharedClock = Arc::new(ManualClock::new("2026-11-11T00:00:00Z".parse().unwrap()));
+        let zone = ShopZone(TimeZone::fixed(jiff::tz::offset(8)));
+        let app = Router::new().route("/api/time", get(time)).with_state(TimeState(shared, zone));
+        let r = app.oneshot(Request::get("/api/time").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(body(r).await, serde_json::json!({"now": "2026-11-11T00:00:00Z"}));
     }
 }

@@ -247,7 +247,13 @@ pub async fn serve(state: &AppState, id: ActivityId, headers: &HeaderMap) -> Res
     if gzip {
         common.push((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
     }
-    (StatusCode::OK, axum::response::AppendHeaders(common), body).into_response()
+    // Set, not appended: bytes as a body already say `application/octet-stream`.
+    let mut response = (StatusCode::OK, body).into_response();
+    let set = response.headers_mut();
+    for (name, value) in common {
+        set.insert(name, value);
+    }
+    response
 }
 
 #[cfg(test)]

@@ -350,17 +350,17 @@ pub async fn place_order(
 ) -> Result<Response, AppError> {
     // One Arc for the whole state, not a clone of every part this handler touches.
     let (rush, records) = (&app.rush, &app.records);
-    let mut sku = None;
-    let answer = funnel(rush, records, shopper, ip, id, &headers, &body, &mut sku).await;
+    let mut seen = Seen::default();
+    let answer = funnel(rush, records, shopper, ip, id, &headers, &body, &mut seen).await;
     // The operators' live figures: a few relaxed atomic increments.
     let stats = rush.stats();
-    stats.request(id, sku);
+    stats.request(id, seen.sku);
     match &answer {
-        Ok(r) if r.status() == StatusCode::CREATED => stats.created(),
+        Ok(_) if seen.new_order => stats.created(),
         Err(AppError::Rejected { rejection, .. }) => stats.rejected(*rejection),
         _ => {}
     }
-    if let Some(sku) = sku
+    if let Some(sku) = seen.sku
         && rush.gate().remaining(id, sku) == Some(0)
     {
         stats.sold_out(id, sku, rush.now());
@@ -368,7 +368,16 @@ pub async fn place_order(
     answer
 }
 
-/// The funnel of [`place_order`]; `sku` learns the SKU once the body names one.
+/// What [`funnel`] learnt on the way, for the operators' figures.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The SKU, once the body names one.
+    sku: Option<SkuId>,
+    /// A new order was taken (written, or queued to be): not the first answer of a replayed key.
+    new_order: bool,
+}
+
+/// The funnel of [`place_order`].
 #[allow(clippy::too_many_arguments)]
 async fn funnel(
     rush: &Rush,
@@ -378,7 +387,7 @@ async fn funnel(
     id: ActivityId,
     headers: &HeaderMap,
     body: &Bytes,
-    sku_seen: &mut Option<SkuId>,
+    seen: &mut Seen,
 ) -> Result<Response, AppError> {
     rush.limits().check(shopper.id, ip).map_err(reject)?;
     let found = find(rush, records, id).await?;
@@ -433,7 +442,7 @@ async fn funnel(
         return Err(reject(Rejection::BadPurchaseToken));
     }
     let sku_id = sku_id?;
-    *sku_seen = Some(sku_id);
+    seen.sku = Some(sku_id);
     let Some(sku) = activity.sku(sku_id) else {
         return Err(reject(Rejection::UnknownSku));
     };
@@ -469,7 +478,11 @@ async fn funnel(
     for _ in 0..2 {
         match gate.reserve(&draft, activity.rules.total_limit).await? {
             Err(r) => return Err(reject(r)),
-            Ok(Hold::New(_)) => return answer(rush.queue().place(draft).await?),
+            Ok(Hold::New(_)) => {
+                let placement = rush.queue().place(draft).await?;
+                seen.new_order = !matches!(placement, Placement::Rejected(_));
+                return answer(placement);
+            }
             Ok(Hold::Replay(first)) => {
                 if let Some(placement) = rush.queue().outcome(first).await? {
                     return answer(placement);
