@@ -104,6 +104,21 @@ async fn checkpoint_until_stopped(pool: SqlitePool, stop: tokio_util::sync::Canc
     pool.close().await;
 }
 
+/// Creates the database file, empty, readable and writable by its owner only — it holds
+/// password hashes, phone numbers and addresses — unless it exists (its mode is then the
+/// operator's). SQLite gives the `-wal` and `-shm` files it makes the database file's mode.
+async fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    match options.open(path).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
 impl SqliteRecords {
     /// Opens (creating the file and its directory if missing) and applies pending migrations.
     /// `Unavailable` when the file cannot be opened or written.
@@ -113,6 +128,7 @@ impl SqliteRecords {
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
+        create_private(&opts.path).await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)

@@ -484,3 +484,24 @@ async fn orders_written_before_the_checks_were_rewritten_keep_their_ids_and_refe
     let written = db.write_orders(&[draft(&activity, buyer, home, "next".into())]).await.unwrap();
     assert_eq!(written[0].as_ref().unwrap().id.get(), 8);
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_and_its_wal_are_private_to_their_owner_and_an_existing_ones_mode_is_kept() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |p: std::path::PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let records = open(&dir, Synchronous::Full).await;
+    records.create_product(&product("Phone"), ts("2026-11-01T00:00:00Z")).await.unwrap();
+    assert_eq!(mode(dir.path().join("seckill.db")), 0o600, "password hashes and addresses live here");
+    assert_eq!(mode(dir.path().join("seckill.db-wal")), 0o600);
+    records.close().await;
+
+    // An operator's choice for a file that exists stands.
+    let shared = tempfile::tempdir().unwrap();
+    let path = shared.path().join("seckill.db");
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    open(&shared, Synchronous::Full).await.close().await;
+    assert_eq!(mode(path), 0o640);
+}
