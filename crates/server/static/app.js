@@ -155,14 +155,24 @@ pages.index = async function () {
     box.replaceChildren(...(items.length ? items.map(card) : [el("div", { class: "empty", text: "没有找到相关的秒杀商品" })]));
     return;
   }
-  const [slots, upcoming] = await Promise.all([api("GET", "/api/time-slots"), api("GET", "/api/activities?state=upcoming")]);
+  // Today's slots, and every sale still to come or between its slots (paused until a later
+  // day's slot): a sale is never missing from the front page while it can still be bought.
+  // The server's clock decides which slot is under way, not the phone's.
+  const [slots, upcoming] = await Promise.all([api("GET", "/api/time-slots"), api("GET", "/api/activities"), syncClock()]);
   const tabs = $('[data-role="slots"]');
   const deals = $('[data-role="slot-deals"]');
   if (slots.ok) {
     $('[data-role="date"]').textContent = slots.body.date;
     const now = serverNow();
     const items = slots.body.items;
-    const phase = (s) => (now >= Date.parse(s.ends_at) ? "已结束" : now >= Date.parse(s.starts_at) ? "抢购中" : "即将开始");
+    // A slot under way says 抢购中 only when something in it is on sale now: a sale that starts
+    // later in the slot keeps it at 即将开始, as its card says.
+    const phase = (s) => {
+      if (now >= Date.parse(s.ends_at)) return "已结束";
+      if (now < Date.parse(s.starts_at)) return "即将开始";
+      if (s.activities.some((a) => a.state === "running" || a.state === "sold_out")) return "抢购中";
+      return s.activities.length ? "即将开始" : "进行中";
+    };
     const show = (slot, button) => {
       $$(".slot-tab", tabs).forEach((b) => b.classList.toggle("active", b === button));
       deals.replaceChildren(...(slot.activities.length ? slot.activities.map(card) : [el("div", { class: "empty", text: "本场暂无秒杀" })]));

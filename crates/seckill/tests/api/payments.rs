@@ -174,7 +174,7 @@ async fn confirming_on_the_sandbox_page_pays_the_order_through_a_signed_callback
     let page = app.reply(app.client.get(&started.pay_url)).await;
     page.expect(200);
     assert!(!page.text.contains("data-testid=\"confirm\""), "{}", page.text);
-    assert!(page.text.contains("succeeded"), "{}", page.text);
+    assert!(page.text.contains(r#"data-status="succeeded""#), "{}", page.text);
     let r = decide(&app, started.payment_id, "confirm").await;
     assert_eq!((r.status.as_u16(), &r.body["status"]), (200, &json!("succeeded")));
     // A paid order takes no new payment and cannot be cancelled by its shopper.

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use seckill_testkit::spawn_app;
 use seckill_testkit::web::{Chrome, PHONE};
+use serde_json::json;
 
 use crate::{address, artifacts, sale};
 
@@ -159,6 +160,67 @@ async fn the_login_page_shows_only_its_tabs_fields_and_never_sends_a_shopper_to_
         web.click("[data-testid=login]").await;
         let url = web.wait_path("/orders").await;
         assert_eq!(url, app.url("/orders?page=1"));
+        web
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_front_page_says_a_slot_is_selling_only_when_something_in_it_is_and_misses_no_sale_to_come() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let morning = sale(&app, &admin).await;
+    let product = |name: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let body = json!({"name": name, "skus": [{"name": "one", "price_cents": 10_000, "stock": 10}]});
+            let r = app.post("/api/admin/products", &body, Some(admin)).await;
+            r.expect(201);
+            (r.id("id"), r.body["skus"][0]["id"].as_i64().unwrap())
+        }
+    };
+    let activity = |name: &'static str, (product, sku): (i64, i64), slot: i64, from: &'static str, to: &'static str| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let body = json!({
+                "name": name, "product_id": product, "time_slot_ids": [slot],
+                "starts_at": app.local(from).to_string(), "ends_at": app.local(to).to_string(),
+                "skus": [{"sku_id": sku, "seckill_price_cents": 5_000, "stock": 3}],
+                "total_limit": 1, "single_limit": 1,
+            });
+            let r = app.post("/api/admin/activities", &body, Some(admin)).await;
+            r.expect(201);
+            r.id("id")
+        }
+    };
+    let afternoon = app
+        .post("/api/admin/time-slots", &json!({"name": "下午场", "start": "14:00", "end": "16:00"}), Some(&admin))
+        .await
+        .id("id");
+    // Starts half an hour into the afternoon slot.
+    let later = activity("Watch", product("Watch").await, afternoon, "2026-11-11T14:30", "2026-11-12T00:00").await;
+    // Started after this morning's slot: between slots now, selling again tomorrow at 10:00.
+    let tomorrow =
+        activity("Tablet", product("Tablet").await, morning.slot, "2026-11-11T13:00", "2026-11-13T00:00").await;
+    app.set_local_time("2026-11-11T14:10");
+
+    Chrome::run(&artifacts(), "front_page_slots", PHONE, |mut web| async {
+        web.open(&app.url("/")).await;
+        web.ready().await;
+        let mut tabs = Vec::new();
+        for tab in web.all(".slot-tab").await {
+            tabs.push(tab.text().await.unwrap().split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+        assert_eq!(tabs, ["10:00 已结束", "14:00 即将开始"], "the afternoon's only sale has not started");
+        let shown = web.find("[data-role=slot-deals] [data-testid=deal]").await;
+        assert_eq!(shown.attr("href").await.unwrap(), Some(format!("/seckill/{later}")));
+        let coming = web.all("[data-role=upcoming] [data-testid=deal]").await;
+        let mut links = Vec::new();
+        for deal in coming {
+            links.push(deal.attr("href").await.unwrap().unwrap_or_default());
+        }
+        assert!(links.contains(&format!("/seckill/{tomorrow}")), "the paused sale is listed: {links:?}");
+        web.shot("front-page").await;
         web
     })
     .await;

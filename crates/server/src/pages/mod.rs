@@ -233,7 +233,7 @@ mod tests {
         assert!(open.contains(r#"action="/pay/3/fail""#) && open.contains(r#"data-testid="fail""#));
         let done = render_pay_page(&payment(PaymentStatus::Succeeded)).unwrap();
         assert!(!done.contains(r#"data-testid="confirm""#));
-        assert!(done.contains("succeeded"));
+        assert!(done.contains(r#"data-status="succeeded""#) && done.contains("已成功"));
         let result = render_pay_result(&payment(PaymentStatus::Succeeded), true).unwrap();
         assert!(result.contains(r#"data-status="succeeded""#));
     }
