@@ -139,7 +139,7 @@ impl AppError {
             AppError::Validation(e) => format!("invalid input: {e}"),
             AppError::UnsupportedMediaType => "expected a body with `Content-Type: application/json`".into(),
             AppError::PayloadTooLarge => format!("the body exceeds {} bytes", crate::BODY_LIMIT_BYTES),
-            AppError::NotFound(what) => format!("{what} not found"),
+            AppError::NotFound(what) => format!("{} not found", crate::extract::clip(what, 80)),
             AppError::MethodNotAllowed => "method not allowed on this path".into(),
             AppError::Unauthenticated => "sign in first: missing, invalid or expired token".into(),
             AppError::Forbidden => "this token may not use this endpoint".into(),

@@ -32,10 +32,59 @@ where
 fn json_rejection(rejection: &JsonRejection) -> AppError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
-        JsonRejection::JsonDataError(e) => AppError::BadRequest(e.body_text()),
-        JsonRejection::JsonSyntaxError(e) => AppError::BadRequest(e.body_text()),
+        JsonRejection::JsonDataError(e) => AppError::BadRequest(plain(&e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => AppError::BadRequest(plain(&e.body_text())),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
-        other => AppError::BadRequest(other.body_text()),
+        other => AppError::BadRequest(plain(&other.body_text())),
+    }
+}
+
+/// A parser's complaint in the words of the API, not of our code: no Rust type names (`expected
+/// struct RegisterRequest with 5 elements`, `expected i64`), no framework preamble, and what the
+/// client sent echoed [`clip`]ped.
+pub(crate) fn plain(message: &str) -> String {
+    const PREAMBLES: [&str; 3] = [
+        "Failed to deserialize the JSON body into the target type: ",
+        "Failed to parse the request body as JSON: ",
+        "Failed to deserialize query string: ",
+    ];
+    let mut text = PREAMBLES.iter().fold(message, |m, p| m.strip_prefix(p).unwrap_or(m)).to_owned();
+    // `expected struct Name` (and ` with N elements`, from a JSON array): the body's shape.
+    while let Some(at) = text.find("expected struct ") {
+        let rest = &text[at + "expected struct ".len()..];
+        let mut end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        if let Some(with) = rest[end..].strip_prefix(" with ") {
+            let count = with.find(|c: char| !c.is_ascii_digit()).unwrap_or(with.len());
+            for unit in [" elements", " element"] {
+                if with[count..].starts_with(unit) {
+                    end += " with ".len() + count + unit.len();
+                    break;
+                }
+            }
+        }
+        text.replace_range(at..at + "expected struct ".len() + end, "expected a JSON object");
+    }
+    for (rust, api) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected i32", "expected an integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected u16", "expected a non-negative integer"),
+        ("expected u8", "expected a non-negative integer"),
+        ("expected f64", "expected a number"),
+        ("to a `i64`", "to an integer"),
+    ] {
+        text = text.replace(rust, api);
+    }
+    clip(&text, 240)
+}
+
+/// `text` cut to at most `max` characters (`…` marking the cut), so what a client sent is never
+/// echoed back at length.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
     }
 }
 
@@ -54,7 +103,7 @@ where
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))
-            .map_err(|e: QueryRejection| AppError::BadRequest(e.body_text()))
+            .map_err(|e: QueryRejection| AppError::BadRequest(plain(&e.body_text())))
     }
 }
 
@@ -103,7 +152,7 @@ where
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| ApiPath(v))
-            .map_err(|e: PathRejection| AppError::BadRequest(e.body_text()))
+            .map_err(|e: PathRejection| AppError::BadRequest(plain(&e.body_text())))
     }
 }
 
@@ -120,7 +169,8 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let ApiPath(raw) = ApiPath::<i64>::from_request_parts(parts, state).await?;
+        let ApiPath(text) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        let raw: i64 = text.parse().map_err(|_| AppError::BadRequest(format!("`{}` is not an id", clip(&text, 40))))?;
         I::try_from(raw).map(PathId).map_err(|_| AppError::NotFound(format!("id {raw}")))
     }
 }
@@ -228,6 +278,29 @@ mod tests {
         let chunks: Vec<Result<axum::body::Bytes, std::io::Error>> =
             text.into_bytes().chunks(4096).map(|c| Ok(axum::body::Bytes::copy_from_slice(c))).collect();
         Body::from_stream(futures::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn complaints_name_no_rust_types_and_echo_little() {
+        let (s, body) = send(json("[]")).await;
+        assert_eq!(s, 400);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("expected a JSON object"), "{message}");
+        assert!(!message.contains("struct") && !message.contains("Input") && !message.contains("Failed"), "{message}");
+        let (_, body) = send(json(r#"{"name":"x","count":1e20}"#)).await;
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("count") && message.contains("expected an integer"), "{message}");
+        let long = "9".repeat(3000);
+        let (s, body) = send(Request::get(format!("/things/{long}x")).body(Body::empty()).unwrap()).await;
+        assert_eq!(s, 400);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("is not an id") && message.len() < 100, "{message}");
+        assert_eq!(
+            plain("expected struct A with 1 element, expected struct B"),
+            "expected a JSON object, expected a JSON object"
+        );
+        assert_eq!(clip("héllo", 2), "hé…");
+        assert_eq!(clip("hé", 2), "hé");
     }
 
     #[tokio::test]

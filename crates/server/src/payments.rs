@@ -249,8 +249,9 @@ pub async fn notify(
     if !state.gateway.verify(&body, signature) {
         return Err(AppError::BadSignature);
     }
-    let n: Notification =
-        serde_json::from_slice(&body).map_err(|e| AppError::BadRequest(format!("invalid notification: {e}")))?;
+    let n: Notification = serde_json::from_slice(&body).map_err(|e| {
+        AppError::BadRequest(format!("invalid notification: {}", crate::extract::plain(&e.to_string())))
+    })?;
     let notice = PaymentNotice {
         payment_id: PaymentId::try_from(n.payment_id).map_err(|_| AppError::not_found("payment"))?,
         order_id: OrderId::try_from(n.order_id).map_err(|_| AppError::not_found("order"))?,

@@ -315,7 +315,8 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<OrderRequest, AppErro
     if !json {
         return Err(AppError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body).map_err(|e| AppError::BadRequest(format!("invalid order request: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::BadRequest(format!("invalid order request: {}", crate::extract::plain(&e.to_string()))))
 }
 
 /// `POST /api/activities/{id}/orders`: the hot path. `201` with the order once it is durably
