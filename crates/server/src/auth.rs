@@ -287,11 +287,13 @@ impl Auth {
         HeaderValue::try_from(value).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
-    /// Counts one login attempt for `username` from `ip`; `429 RATE_LIMITED` beyond
-    /// 10 a minute for either. Does nothing when rate limits are off.
-    pub fn throttle_login(&self, ip: Option<IpAddr>, username: &str) -> Result<(), AppError> {
+    /// Counts one login attempt at `door` for `username` from `ip`; `429 RATE_LIMITED` beyond
+    /// 10 a minute for either. The shop and the console count apart: someone guessing operator
+    /// passwords does not lock shoppers behind the same address out. Does nothing when rate
+    /// limits are off.
+    pub fn throttle_login(&self, door: Door, ip: Option<IpAddr>, username: &str) -> Result<(), AppError> {
         match &self.inner.throttle {
-            Some(t) => t.check(ip, username),
+            Some(t) => t.check(door, ip, username),
             None => Ok(()),
         }
     }
@@ -419,10 +421,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Per-address and per-username login budgets (GCRA, in memory, per process).
+/// Where someone signs in: the shop (shoppers) or the console (operators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Door {
+    Shop,
+    Console,
+}
+
+/// Per-address and per-username login budgets (GCRA, in memory, per process), per door.
 struct LoginThrottle {
-    by_ip: DefaultKeyedRateLimiter<IpAddr>,
-    by_name: DefaultKeyedRateLimiter<String>,
+    by_ip: DefaultKeyedRateLimiter<(Door, IpAddr)>,
+    by_name: DefaultKeyedRateLimiter<(Door, String)>,
 }
 
 impl LoginThrottle {
@@ -432,17 +441,17 @@ impl LoginThrottle {
         LoginThrottle { by_ip: RateLimiter::keyed(quota), by_name: RateLimiter::keyed(quota) }
     }
 
-    fn check(&self, ip: Option<IpAddr>, username: &str) -> Result<(), AppError> {
+    fn check(&self, door: Door, ip: Option<IpAddr>, username: &str) -> Result<(), AppError> {
         // Forget idle keys now and then, so a spray of usernames cannot grow the maps forever.
         if self.by_name.len() > 10_000 || self.by_ip.len() > 10_000 {
             self.by_name.retain_recent();
             self.by_ip.retain_recent();
         }
         if let Some(ip) = ip {
-            self.by_ip.check_key(&ip).map_err(|n| limited(n.wait_time_from(DefaultClock::default().now())))?;
+            self.by_ip.check_key(&(door, ip)).map_err(|n| limited(n.wait_time_from(DefaultClock::default().now())))?;
         }
         let name: String = username.trim().chars().take(64).flat_map(char::to_lowercase).collect();
-        self.by_name.check_key(&name).map_err(|n| limited(n.wait_time_from(DefaultClock::default().now())))
+        self.by_name.check_key(&(door, name)).map_err(|n| limited(n.wait_time_from(DefaultClock::default().now())))
     }
 }
 
@@ -662,23 +671,27 @@ mod tests {
         let auth = auth_at(&c);
         let ip: Option<IpAddr> = Some([10, 0, 0, 1].into());
         for _ in 0..LOGIN_ATTEMPTS_PER_MINUTE {
-            auth.throttle_login(None, "Alice").unwrap();
+            auth.throttle_login(Door::Shop, None, "Alice").unwrap();
         }
-        let e = auth.throttle_login(None, "alice").unwrap_err();
+        let e = auth.throttle_login(Door::Shop, None, "alice").unwrap_err();
         assert_eq!(e.status(), StatusCode::TOO_MANY_REQUESTS);
         assert!(
             matches!(e, AppError::Rejected { rejection: Rejection::RateLimited { retry_after_secs }, .. } if retry_after_secs >= 1)
         );
         // Another name from the same (unknown) address is fine; one address with many names is not.
-        auth.throttle_login(None, "bob").unwrap();
+        auth.throttle_login(Door::Shop, None, "bob").unwrap();
         for i in 0..LOGIN_ATTEMPTS_PER_MINUTE {
-            auth.throttle_login(ip, &format!("user{i}")).unwrap();
+            auth.throttle_login(Door::Console, ip, &format!("user{i}")).unwrap();
         }
-        assert!(auth.throttle_login(ip, "carol").is_err());
+        assert!(auth.throttle_login(Door::Console, ip, "carol").is_err());
+        // Guessing at the console locks no shopper out at the shop, from the same address or
+        // under the same name.
+        auth.throttle_login(Door::Shop, ip, "carol").unwrap();
+        auth.throttle_login(Door::Console, None, "alice").unwrap();
 
         let open = Auth::new(&config(false, false), Arc::new(c.clone()));
         for _ in 0..100 {
-            open.throttle_login(ip, "alice").unwrap();
+            open.throttle_login(Door::Shop, ip, "alice").unwrap();
         }
     }
 }

@@ -116,7 +116,7 @@ pub async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, AppError> {
     let username = body.username.trim();
-    state.auth.throttle_login(ip, username)?;
+    state.auth.throttle_login(crate::auth::Door::Shop, ip, username)?;
     let found = state.records.accounts.user_credentials(username).await?;
     let (user, phc) = match found {
         Some(c) => (Some(c.account), Some(c.password_hash)),
