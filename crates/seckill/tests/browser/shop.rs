@@ -225,3 +225,42 @@ async fn the_front_page_says_a_slot_is_selling_only_when_something_in_it_is_and_
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_sells_only_what_the_link_names_and_opens_its_button_with_the_sale() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let sale = sale(&app, &admin).await;
+    app.set_local_time("2026-11-11T09:59:57");
+    app.preheat().await;
+
+    Chrome::run(&artifacts(), "checkout_guards", PHONE, |mut web| async {
+        web.open(&app.url("/login?next=/")).await;
+        web.ready().await;
+        web.click(".tabs button[data-tab=register]").await;
+        web.fill("#username", "dave").await;
+        web.fill("#password", "dave-password").await;
+        web.click("[data-testid=login]").await;
+        web.wait_for("main[data-page=index]").await;
+
+        // A link naming a SKU this sale does not sell: said so, nothing to fill in or submit.
+        web.open(&app.url(&format!("/checkout?activity={}&sku=999999", sale.activity))).await;
+        web.ready().await;
+        web.wait_text("[data-role=item]", "the refusal", |t| t.contains("这个规格不在本场秒杀中")).await;
+        assert!(!web.find("[data-testid=submit-order]").await.is_displayed().await.unwrap());
+        assert!(!web.find("[data-testid=address]").await.is_displayed().await.unwrap());
+        web.shot("unknown-sku").await;
+
+        // Three seconds before the open: the button waits for it, and opens with it.
+        web.open(&app.url(&format!("/checkout?activity={}&sku={}", sale.activity, sale.skus[1]))).await;
+        web.ready().await;
+        web.wait_text("[data-role=item]", "the white phone", |t| t.contains("white 12+512G")).await;
+        web.wait_text("[data-role=error]", "the wait", |t| t.contains("还没开抢")).await;
+        assert!(!web.find("[data-testid=submit-order]").await.is_enabled().await.unwrap());
+        web.shot("before-open").await;
+        web.wait_for("[data-testid=submit-order]:not([disabled])").await;
+        assert!(!web.find("[data-role=error]").await.is_displayed().await.unwrap());
+        web
+    })
+    .await;
+}
