@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{MAX_STOCK, Product};
 use crate::ids::{ActivityId, ProductId, SkuId, SlotId};
-use crate::money::Money;
+use crate::money::{MAX_CENTS, Money};
 use crate::slot::{SlotSpan, TimeSlot};
 use crate::validation::{FieldErrors, text};
 use crate::window::{Moment, Phase, Schedule, ScheduleError};
@@ -179,7 +179,7 @@ fn instant(errors: &mut FieldErrors, field: &str, value: &str) -> Option<Timesta
     let parsed =
         value.trim().parse::<Timestamp>().ok().and_then(|t| Timestamp::from_millisecond(t.as_millisecond()).ok());
     if parsed.is_none() {
-        errors.add(field, "must be an RFC 3339 time such as 2026-11-11T10:00:00Z");
+        errors.add(field, "must be an RFC 3339 time such as 2026-11-11T10:00:00Z, before the year 9999");
     }
     parsed
 }
@@ -232,7 +232,7 @@ impl NewActivity {
             let price = match Money::parse_cents(s.seckill_price_cents) {
                 Ok(p) if p.cents() > 0 => Some(p),
                 _ => {
-                    errors.add(at("seckill_price_cents"), "must be a positive amount of cents");
+                    errors.add(at("seckill_price_cents"), format!("must be between 1 and {MAX_CENTS} cents"));
                     None
                 }
             };

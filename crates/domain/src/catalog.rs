@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BrandId, CategoryId, ProductId, SkuId};
-use crate::money::Money;
+use crate::money::{MAX_CENTS, Money};
 use crate::validation::{FieldErrors, optional_text, text};
 
 /// Most SKUs one product may have.
@@ -213,7 +213,7 @@ impl NewSku {
         let price = match Money::parse_cents(input.price_cents) {
             Ok(p) if p.cents() > 0 => p,
             _ => {
-                errors.add("price_cents", "must be a positive amount of cents");
+                errors.add("price_cents", format!("must be between 1 and {MAX_CENTS} cents"));
                 Money::ZERO
             }
         };
@@ -266,6 +266,13 @@ mod tests {
         assert!(e.get("skus[0].price_cents").is_some());
         assert!(e.get("skus[1].name").is_some());
         assert!(e.get("skus[1].stock").is_some());
+
+        // Too dear says what the bound is, not that the price is not positive.
+        let dear = ProductInput { name: "Phone", skus: vec![sku("gold", MAX_CENTS + 1, 1)], ..Default::default() };
+        assert_eq!(
+            NewProduct::parse(&dear).unwrap_err().get("skus[0].price_cents"),
+            Some("must be between 1 and 10000000000 cents")
+        );
 
         let none = ProductInput { name: "Phone", ..Default::default() };
         assert_eq!(NewProduct::parse(&none).unwrap_err().get("skus"), Some("a product needs at least one sku"));
