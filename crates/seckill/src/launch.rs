@@ -7,8 +7,12 @@
 //! **one** instance, over SQLite or PostgreSQL); set, it lives in Redis with the order streams,
 //! advisory-lock leadership and pub/sub announcements of the cluster shape, and any number of
 //! instances may share the same PostgreSQL and Redis.
+//!
+//! Connections are served by [`connections`]: HTTP/1.1 with bounds on how long a client may
+//! take to send a request's head and its body (`header_timeout_ms`, `body_timeout_ms`).
 
-use std::future::IntoFuture as _;
+mod connections;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -291,10 +295,8 @@ impl Server {
             async move { sweeper.run_until_stopped(stop).await }
         });
         let shutdown = CancellationToken::new();
-        let app = seckill_server::app(state).into_make_service_with_connect_info::<SocketAddr>();
-        let task = tokio::spawn(
-            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future(),
-        );
+        let timeouts = connections::Timeouts { header: settings.header_timeout, body: settings.body_timeout };
+        let task = tokio::spawn(connections::serve(listener, seckill_server::app(state), timeouts, shutdown.clone()));
         tracing::info!(%addr, records = %settings.database_display(), "seckill is serving");
         Ok(Server {
             addr,

@@ -40,6 +40,20 @@ pub const KEYS: &[Key] = &[
         meaning: "address to listen on (port 0 picks a free one)",
     },
     Key {
+        name: "header_timeout_ms",
+        env: "SECKILL_HEADER_TIMEOUT_MS",
+        default: "10000",
+        meaning: "how long a client may take to send a request's line and headers, and how long an idle keep-alive \
+                  connection is kept; beyond, the connection is closed",
+    },
+    Key {
+        name: "body_timeout_ms",
+        env: "SECKILL_BODY_TIMEOUT_MS",
+        default: "30000",
+        meaning: "how long a client may take to send a whole request body once the server reads it; beyond, \
+                  `400 BAD_REQUEST`",
+    },
+    Key {
         name: "data_dir",
         env: "SECKILL_DATA_DIR",
         default: "./data",
@@ -177,6 +191,10 @@ pub enum LogFormat {
 #[derive(Clone)]
 pub struct Settings {
     pub listen: SocketAddr,
+    /// How long a request's head may take to arrive (and a keep-alive connection may idle).
+    pub header_timeout: Duration,
+    /// How long a request's whole body may take to arrive once a handler reads it.
+    pub body_timeout: Duration,
     pub data_dir: PathBuf,
     pub database: DatabaseUrl,
     pub database_pool_size: u32,
@@ -206,6 +224,8 @@ impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("data_dir", &self.data_dir)
             .field("database", &self.database_display())
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
@@ -281,6 +301,12 @@ impl Settings {
         let listen = parse(take("listen"), "listen", "127.0.0.1:8080", |v| {
             v.parse::<SocketAddr>().map_err(|_| "expected host:port such as 127.0.0.1:8080".to_owned())
         })?;
+        let header_timeout = parse(take("header_timeout_ms"), "header_timeout_ms", "10000", |v| {
+            number(v, 100, 300_000).map(|ms| Duration::from_millis(ms as u64))
+        })?;
+        let body_timeout = parse(take("body_timeout_ms"), "body_timeout_ms", "30000", |v| {
+            number(v, 100, 600_000).map(|ms| Duration::from_millis(ms as u64))
+        })?;
         let data_dir = parse(take("data_dir"), "data_dir", "./data", |v| {
             if v.trim().is_empty() { Err("must not be empty".to_owned()) } else { Ok(PathBuf::from(v)) }
         })?;
@@ -315,7 +341,7 @@ impl Settings {
             None => None,
             Some(r) => Some(parse(Some(r), "secret", "", |v| {
                 if v.len() < MIN_SECRET_BYTES {
-                    Err(format!("must be at least {MIN_SECRET_BYTES} bytes (got {})", v.len()))
+                    Err(format!("must be at least {MIN_SECRET_BYTES} bytes, not {}", v.len()))
                 } else {
                     Ok(SecretString::from(v.to_owned()))
                 }
@@ -362,7 +388,7 @@ impl Settings {
                 _ => Err("expected standard (or fast-insecure, for test suites only)".to_owned()),
             }
         })?;
-        let log = parse(take("log"), "log", "info", |v| Ok(v.to_owned()))?;
+        let log = parse(take("log"), "log", "info", log_filter)?;
         let log_format = parse(take("log_format"), "log_format", "text", |v| match v.to_ascii_lowercase().as_str() {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
@@ -370,6 +396,8 @@ impl Settings {
         })?;
         Ok(Settings {
             listen,
+            header_timeout,
+            body_timeout,
             data_dir,
             database,
             database_pool_size,
@@ -416,6 +444,8 @@ impl Settings {
             .map(|k| {
                 let value = match k.name {
                     "listen" => self.listen.to_string(),
+                    "header_timeout_ms" => self.header_timeout.as_millis().to_string(),
+                    "body_timeout_ms" => self.body_timeout.as_millis().to_string(),
                     "data_dir" => self.data_dir.display().to_string(),
                     "database_url" => self.database_display(),
                     "database_pool_size" => self.database_pool_size.to_string(),
@@ -587,6 +617,27 @@ fn seconds(v: &str, min: usize, max: usize) -> Result<Duration, String> {
     number(v, min, max).map(|s| Duration::from_secs(s as u64))
 }
 
+/// A log filter: comma-separated directives, each a level (`info`) or `target=level`
+/// (`seckill_server=debug`). A bare word that is not a level would be read as a target logged
+/// at every level — `verbose` silently turned all logs off — so it is refused, as is anything
+/// the filter cannot parse.
+fn log_filter(v: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let directives: Vec<&str> = v.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    for directive in &directives {
+        let level = directive.rsplit_once('=').map_or(*directive, |(_, level)| level);
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!("`{directive}` is not `level` or `target=level` (levels: {})", LEVELS.join(", ")));
+        }
+    }
+    // Spaces after the commas are the filter's own syntax error: dropped here.
+    let filter = directives.join(",");
+    tracing_subscriber::EnvFilter::builder()
+        .parse(&filter)
+        .map(|_| filter.clone())
+        .map_err(|e| format!("not a log filter such as info,seckill_server=debug: {e}"))
+}
+
 fn per_second(v: &str) -> Result<NonZeroU32, String> {
     number(v, 1, 1_000_000).map(|n| NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN))
 }
@@ -645,6 +696,8 @@ mod tests {
         assert!(s.rate_limits);
         assert_eq!(s.sqlite_synchronous, Synchronous::Full);
         assert_eq!(s.password_hashing, PasswordCost::Standard);
+        assert_eq!(s.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.body_timeout, Duration::from_secs(30));
     }
 
     #[test]
@@ -676,7 +729,12 @@ mod tests {
             ("SECKILL_PREHEAT_SECS", "-1", "between 0 and 86400"),
             ("SECKILL_USER_RATE_LIMIT", "0", "between 1 and"),
             ("SECKILL_ORDER_BATCH_MAX", "lots", "whole number"),
+            ("SECKILL_HEADER_TIMEOUT_MS", "0", "between 100 and 300000"),
+            ("SECKILL_BODY_TIMEOUT_MS", "3600000", "between 100 and 600000"),
             ("SECKILL_LOG_FORMAT", "xml", "expected text or json"),
+            ("SECKILL_LOG", "verbose", "`verbose` is not `level` or `target=level`"),
+            ("SECKILL_LOG", "[[[", "is not `level` or `target=level`"),
+            ("SECKILL_LOG", "foo=bar=baz", "`foo=bar=baz` is not"),
             ("SECKILL_TYPO", "1", "SECKILL_TYPO is not a seckill setting"),
         ];
         for (var, value, expected) in cases {
@@ -686,6 +744,14 @@ mod tests {
         }
         let e = load(&[("SECKILL_SECRET", "tiny")]).unwrap_err().to_string();
         assert!(!e.contains("tiny"), "a secret is never echoed: {e}");
+        assert!(e.contains("at least 32 bytes, not 4") && e.matches("got").count() == 1, "said once: {e}");
+        for (good, kept) in [
+            ("info", "info"),
+            ("warn,seckill_server=debug", "warn,seckill_server=debug"),
+            ("seckill_embedded::writer=trace, sqlx=off", "seckill_embedded::writer=trace,sqlx=off"),
+        ] {
+            assert_eq!(load(&[("SECKILL_LOG", good)]).unwrap().log, kept);
+        }
     }
 
     #[test]

@@ -43,10 +43,11 @@ fn json_rejection(rejection: &JsonRejection) -> AppError {
 /// struct RegisterRequest with 5 elements`, `expected i64`), no framework preamble, and what the
 /// client sent echoed [`clip`]ped.
 pub(crate) fn plain(message: &str) -> String {
-    const PREAMBLES: [&str; 3] = [
+    const PREAMBLES: [&str; 4] = [
         "Failed to deserialize the JSON body into the target type: ",
         "Failed to parse the request body as JSON: ",
         "Failed to deserialize query string: ",
+        "Failed to buffer the request body: ",
     ];
     let mut text = PREAMBLES.iter().fold(message, |m, p| m.strip_prefix(p).unwrap_or(m)).to_owned();
     // `expected struct Name` (and ` with N elements`, from a JSON array): the body's shape.

@@ -11,6 +11,7 @@ mod accounts;
 mod activities;
 mod auth;
 mod catalog;
+mod connections;
 mod errors;
 mod ops;
 mod orders;
