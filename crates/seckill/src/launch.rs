@@ -8,8 +8,9 @@
 //! advisory-lock leadership and pub/sub announcements of the cluster shape, and any number of
 //! instances may share the same PostgreSQL and Redis.
 //!
-//! Connections are served by [`connections`]: HTTP/1.1 with bounds on how long a client may
-//! take to send a request's head and its body (`header_timeout_ms`, `body_timeout_ms`).
+//! Connections are served by the private `connections` module: HTTP/1.1 with bounds on how
+//! long a client may take to send a request's head and its body (`header_timeout_ms`,
+//! `body_timeout_ms`).
 
 mod connections;
 
