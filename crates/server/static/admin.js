@@ -1076,7 +1076,11 @@
     if (o.status === "pending_payment") return "付款截止 " + when(o.pay_deadline);
     if (o.status === "paid") return "付款于 " + when(o.paid_at);
     if (o.status === "shipped") return `${o.carrier || ""} ${o.tracking_no || ""}`.trim() || "发货于 " + when(o.shipped_at);
-    if (o.status === "cancelled") return (CANCEL_REASON[o.cancel_reason] || o.cancel_reason || "") + (o.closed_at ? " · " + when(o.closed_at) : "");
+    if (o.status === "cancelled") {
+      // Paid, then cancelled by an operator: the money goes back (the refund is noted).
+      const refund = o.paid_at ? ` · 已付款 ${money(o.amount_cents)}，应退款` : "";
+      return (CANCEL_REASON[o.cancel_reason] || o.cancel_reason || "") + refund + (o.closed_at ? " · " + when(o.closed_at) : "");
+    }
     if (o.status === "completed") return "完成于 " + when(o.closed_at);
     return "";
   }

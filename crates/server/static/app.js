@@ -576,7 +576,11 @@ pages.orders = async function () {
       let extra = "";
       if (o.status === "pending_payment") extra = "请在 " + clock(o.pay_deadline) + " 前付款";
       if (o.status === "shipped" && o.carrier) extra = `${o.carrier} ${o.tracking_no || ""}`;
-      if (o.status === "cancelled") extra = { timeout: "超时未付款", user: "已由你取消", admin: "商家取消" }[o.cancel_reason] || "";
+      if (o.status === "cancelled") {
+        extra = { timeout: "超时未付款", user: "已由你取消", admin: "商家取消" }[o.cancel_reason] || "";
+        // Paid before the shop cancelled it: say where the money goes.
+        if (o.paid_at) extra += ` · 已付 ¥${yuan(o.amount_cents)} 将原路退回`;
+      }
       return el("article", { class: "card order", "data-testid": "order-row", "data-status": o.status, "data-order": o.id },
         el("div", { class: "order-head" }, el("span", { text: `订单 #${o.id}` }),
           el("span", { text: when(o.created_at) })),

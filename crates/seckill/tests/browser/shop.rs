@@ -264,3 +264,48 @@ async fn checkout_sells_only_what_the_link_names_and_opens_its_button_with_the_s
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_order_the_shop_cancels_tells_the_shopper_the_money_goes_back() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let sale = sale(&app, &admin).await;
+    app.set_local_time("2026-11-11T10:00:00");
+    app.preheat().await;
+    // Eve buys and pays over the API, as the shop's pages would.
+    let eve = app.shopper("eve").await;
+    let address = app.post("/api/me/addresses", &address("Eve"), Some(&eve.token)).await.id("id");
+    let token =
+        app.post(&format!("/api/activities/{}/purchase-token", sale.activity), &json!({}), Some(&eve.token)).await;
+    let body =
+        json!({"sku_id": sale.skus[1], "quantity": 1, "address_id": address, "purchase_token": token.body["token"]});
+    let order = app.post(&format!("/api/activities/{}/orders", sale.activity), &body, Some(&eve.token)).await;
+    let order = app.settle(&order, &eve.token).await.body["order"]["id"].as_i64().unwrap();
+    let payment =
+        app.post(&format!("/api/me/orders/{order}/payments"), &json!({}), Some(&eve.token)).await.id("payment_id");
+    let confirm = app.client.post(app.url(&format!("/pay/{payment}/confirm"))).header("accept", "application/json");
+    app.reply(confirm).await.expect(200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.get(&format!("/api/me/orders/{order}"), Some(&eve.token)).await.body["status"] != "paid" {
+        assert!(Instant::now() < deadline, "the order never turned paid");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The shop cancels it after all.
+    app.post(&format!("/api/admin/orders/{order}/cancel"), &json!({}), Some(&admin)).await.expect(200);
+
+    Chrome::run(&artifacts(), "shop_cancels_a_paid_order", PHONE, |mut web| async {
+        web.open(&app.url("/login?next=/orders")).await;
+        web.ready().await;
+        web.fill("#username", "eve").await;
+        web.fill("#password", "eve-password").await;
+        web.click("[data-testid=login]").await;
+        web.wait_path("/orders").await;
+        let row = format!("[data-testid=order-row][data-order='{order}'][data-status=cancelled]");
+        web.wait_for(&row).await;
+        let text = web.text(&row).await;
+        assert!(text.contains("商家取消") && text.contains("已付 ¥4999.00 将原路退回"), "{text}");
+        web.shot("refund-noted").await;
+        web
+    })
+    .await;
+}
