@@ -15,6 +15,7 @@ mod shop;
 use std::path::PathBuf;
 
 use seckill_testkit::TestApp;
+use seckill_testkit::web::Chrome;
 use serde_json::{Value, json};
 
 /// Where the screenshots go.
@@ -83,6 +84,15 @@ pub async fn sale(app: &TestApp, admin: &str) -> Sale {
         .await;
     activity.expect(201);
     Sale { activity: activity.id("id"), product: product.id("id"), skus, slot: slot.id("id") }
+}
+
+/// Registers `name` (password `<name>-password`) on the login page the browser is on, as a
+/// shopper would: the register tab, the two fields, the button.
+pub async fn register(web: &Chrome, name: &str) {
+    web.click(".tabs button[data-tab=register]").await;
+    web.fill("#username", name).await;
+    web.fill("#password", &format!("{name}-password")).await;
+    web.click("[data-testid=login]").await;
 }
 
 /// A valid delivery address.

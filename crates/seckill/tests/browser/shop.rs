@@ -6,7 +6,7 @@ use seckill_testkit::spawn_app;
 use seckill_testkit::web::{Chrome, PHONE};
 use serde_json::json;
 
-use crate::{address, artifacts, sale};
+use crate::{address, artifacts, register, sale};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_watches_the_countdown_buys_pays_and_a_second_shopper_sees_sold_out() {
@@ -25,10 +25,7 @@ async fn a_shopper_watches_the_countdown_buys_pays_and_a_second_shopper_sees_sol
         web.open(&app.url(&format!("/login?next=/seckill/{}", sale.activity))).await;
         web.ready().await;
         web.shot("login").await;
-        web.click(".tabs button[data-tab=register]").await;
-        web.fill("#username", "alice").await;
-        web.fill("#password", "alice-password").await;
-        web.click("[data-testid=login]").await;
+        register(&web, "alice").await;
         web.wait_path(&format!("/seckill/{}", sale.activity)).await;
         web.ready().await;
 
@@ -104,10 +101,7 @@ async fn a_shopper_watches_the_countdown_buys_pays_and_a_second_shopper_sees_sol
         web.driver.delete_all_cookies().await.unwrap();
         web.open(&app.url(&format!("/login?next=/seckill/{}", sale.activity))).await;
         web.ready().await;
-        web.click(".tabs button[data-tab=register]").await;
-        web.fill("#username", "bob").await;
-        web.fill("#password", "bob-password").await;
-        web.click("[data-testid=login]").await;
+        register(&web, "bob").await;
         web.wait_path(&format!("/seckill/{}", sale.activity)).await;
         web.ready().await;
         web.wait_text("[data-testid=remaining]", "zero", |t| t == "0").await;
@@ -237,10 +231,7 @@ async fn checkout_sells_only_what_the_link_names_and_opens_its_button_with_the_s
     Chrome::run(&artifacts(), "checkout_guards", PHONE, |mut web| async {
         web.open(&app.url("/login?next=/")).await;
         web.ready().await;
-        web.click(".tabs button[data-tab=register]").await;
-        web.fill("#username", "dave").await;
-        web.fill("#password", "dave-password").await;
-        web.click("[data-testid=login]").await;
+        register(&web, "dave").await;
         web.wait_for("main[data-page=index]").await;
 
         // A link naming a SKU this sale does not sell: said so, nothing to fill in or submit.
