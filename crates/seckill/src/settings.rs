@@ -301,12 +301,9 @@ impl Settings {
         let listen = parse(take("listen"), "listen", "127.0.0.1:8080", |v| {
             v.parse::<SocketAddr>().map_err(|_| "expected host:port such as 127.0.0.1:8080".to_owned())
         })?;
-        let header_timeout = parse(take("header_timeout_ms"), "header_timeout_ms", "10000", |v| {
-            number(v, 100, 300_000).map(|ms| Duration::from_millis(ms as u64))
-        })?;
-        let body_timeout = parse(take("body_timeout_ms"), "body_timeout_ms", "30000", |v| {
-            number(v, 100, 600_000).map(|ms| Duration::from_millis(ms as u64))
-        })?;
+        let header_timeout =
+            parse(take("header_timeout_ms"), "header_timeout_ms", "10000", |v| millis(v, 100, 300_000))?;
+        let body_timeout = parse(take("body_timeout_ms"), "body_timeout_ms", "30000", |v| millis(v, 100, 600_000))?;
         let data_dir = parse(take("data_dir"), "data_dir", "./data", |v| {
             if v.trim().is_empty() { Err("must not be empty".to_owned()) } else { Ok(PathBuf::from(v)) }
         })?;
@@ -615,6 +612,10 @@ fn number(v: &str, min: usize, max: usize) -> Result<usize, String> {
 
 fn seconds(v: &str, min: usize, max: usize) -> Result<Duration, String> {
     number(v, min, max).map(|s| Duration::from_secs(s as u64))
+}
+
+fn millis(v: &str, min: usize, max: usize) -> Result<Duration, String> {
+    number(v, min, max).map(|ms| Duration::from_millis(ms as u64))
 }
 
 /// A log filter: comma-separated directives, each a level (`info`) or `target=level`

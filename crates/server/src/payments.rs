@@ -301,7 +301,7 @@ async fn payment_of(records: &Records, id: PaymentId) -> Result<Payment, AppErro
 /// `GET /pay/{payment_id}`: the sandbox provider's page (a page for people, so an unknown
 /// payment is the HTML 404 page, not the API's JSON).
 pub async fn pay_page(State(state): State<AppState>, Path(raw): Path<String>) -> Response {
-    let Some(id) = raw.parse::<i64>().ok().and_then(|n| PaymentId::try_from(n).ok()) else {
+    let Some(id) = crate::pages::id_in_path::<PaymentId>(&raw) else {
         return crate::pages::not_found_page("没有这笔支付");
     };
     match payment_of(&state.records, id).await.and_then(|p| crate::pages::render_pay_page(&p)) {

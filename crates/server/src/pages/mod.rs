@@ -174,8 +174,14 @@ async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
+/// The id a page's path names, if it can name a record: a page answers anything else with the
+/// 404 page (where the API's `PathId` tells a malformed id, `400`, from a missing one).
+pub(crate) fn id_in_path<I: TryFrom<i64>>(raw: &str) -> Option<I> {
+    raw.parse::<i64>().ok().and_then(|n| I::try_from(n).ok())
+}
+
 async fn seckill_page(State(state): State<AppState>, Path(raw): Path<String>, headers: HeaderMap) -> Response {
-    match raw.parse::<i64>().ok().and_then(|n| seckill_domain::ids::ActivityId::try_from(n).ok()) {
+    match id_in_path(&raw) {
         Some(id) => detail::serve(&state, id, &headers).await,
         None => not_found_page("没有这个秒杀活动"),
     }
